@@ -1,0 +1,1 @@
+"""Configuration: main.cf, master.cf, the parameter registry (pure)."""

@@ -1,0 +1,93 @@
+"""main.cf parsing (Postfix's mail_conf.c and readlline.c), keeping file:line per value.
+
+A logical line starts with non-whitespace; a line starting with whitespace continues
+it; empty lines and lines whose first non-whitespace character is ``#`` are ignored
+everywhere, even inside a continuation. Continuations are joined with one space. The
+last of two entries for a name wins, with Postfix's "overriding earlier entry" warning.
+"""
+
+import re
+
+import attrs
+
+from pfx.errors import ConfigError
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+@attrs.frozen
+class Entry:
+    name: str
+    value: str
+    line: int
+
+
+@attrs.frozen
+class MainCf:
+    """The parsed file: entries by name in file order, plus warnings to report."""
+
+    path: str
+    entries: dict = attrs.field(factory=dict)  # name -> Entry
+    warnings: tuple = ()
+
+    def value(self, name):
+        entry = self.entries.get(name)
+        return None if entry is None else entry.value
+
+
+def logical_lines(text: str):
+    """Yield (first_line_number, joined_text) for each logical line of ``text``."""
+    start, parts = None, []
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if line[0].isspace():
+            if start is None:
+                # Postfix: a continuation before any logical line is an error.
+                yield number, line
+                continue
+            parts.append(stripped)
+            continue
+        if start is not None:
+            yield start, " ".join(parts)
+        start, parts = number, [line.rstrip()]
+    if start is not None:
+        yield start, " ".join(parts)
+
+
+def parse_assignment(text: str, path: str, line: int):
+    """``name = value`` -> (name, value); raises ConfigError as Postfix words it."""
+    if text[:1].isspace():
+        raise ConfigError(f'logical line must not start with whitespace: "{text.strip()}"',
+                          path, line)
+    name, eq, value = text.partition("=")
+    name = name.strip()
+    if not eq:
+        raise ConfigError(f"missing '=' after attribute name: \"{text.strip()}\"", path, line)
+    if not name:
+        raise ConfigError(f'missing attribute name: "{text.strip()}"', path, line)
+    if not _NAME_RE.match(name):
+        raise ConfigError(f'bad parameter name: "{name}"', path, line)
+    return name, value.strip()
+
+
+def parse(text: str, path: str = "main.cf") -> MainCf:
+    entries, warnings = {}, []
+    for line, logical in logical_lines(text):
+        name, value = parse_assignment(logical, path, line)
+        old = entries.pop(name, None)
+        if old is not None:
+            warnings.append(f"{path}, line {line}: overriding earlier entry: {name}={old.value}")
+        entries[name] = Entry(name, value, line)
+    return MainCf(path, entries, tuple(warnings))
+
+
+def read(path: str) -> MainCf:
+    """Read and parse ``path``; a missing or unreadable file is a ConfigError."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    except OSError as e:
+        raise ConfigError(f"open: {e.strerror}", path) from None
+    return parse(text, path)

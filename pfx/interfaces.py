@@ -1,0 +1,108 @@
+"""Every plugin contract pfx has, in one file: the public API for plugin authors.
+
+A plugin is a module in a ``twisted/plugins/`` directory holding module-level
+instances that provide ``twisted.plugin.IPlugin`` and one of the factory interfaces
+below. master.cf's command column names a service or delivery-agent factory; main.cf's
+``type:name`` names a table type.
+"""
+
+from zope.interface import Attribute, Interface
+
+
+class IServiceFactory(Interface):
+    """A master.cf program such as ``smtpd``, ``pickup``, ``cleanup`` or ``qmgr``."""
+
+    name = Attribute("str: the command-column name")
+    description = Attribute("str: one line for listings")
+    parameters = Attribute("tuple[pfx.plugin.Param | ParamTemplate, ...]: what it reads")
+    start_order = Attribute(
+        "int: lower starts first and stops last (cleanup and qmgr before smtpd)")
+
+    def make_service(entry, context):
+        """pfx.config.mastercf.MasterEntry and IServiceContext -> twisted IService.
+
+        Raise pfx.errors.ConfigError for a bad setting; never fail later for one."""
+
+
+class IDeliveryAgentFactory(Interface):
+    """A delivery agent named by master.cf's command column, e.g. ``local`` or ``lmtp``."""
+
+    name = Attribute("str: the command-column name")
+    description = Attribute("str: one line for listings")
+    parameters = Attribute("tuple[Param | ParamTemplate, ...]: what it reads")
+
+    def make_agent(settings, runtime):
+        """Settings of one master.cf row and a pfx.plugin.Runtime -> IDeliveryAgent.
+
+        Raise ConfigError for a bad setting."""
+
+
+class IDeliveryAgent(Interface):
+    def deliver(request):
+        """pfx.envelope.DeliveryRequest -> Deferred[DeliveryResult] with one
+        RecipientStatus per request recipient, in order. A failed Deferred defers
+        every recipient (Postfix: "only FINAL and DEFER")."""
+
+    def stop():
+        """Finish or abandon work in progress; the returned Deferred fires when idle."""
+
+
+class ITableType(Interface):
+    """A lookup table type: ``hash``, ``regexp``, ``cidr``, ..."""
+
+    name = Attribute("str: the type word before the colon")
+    description = Attribute("str: one line for listings")
+
+    def open(name, flags):
+        """-> ILookupTable. Raise pfx.errors.TableConfigError for a bad table; the
+        registry then installs a surrogate that fails soft."""
+
+
+class ILookupTable(Interface):
+    def lookup(key):
+        """-> str or None (not found), or a Deferred of that for network tables.
+        Raise pfx.errors.TableRetry for a soft failure."""
+
+
+class IServiceContext(Interface):
+    """What a service receives besides its master.cf row."""
+
+    settings = Attribute("pfx.config.settings.Settings for this row (with -o overrides)")
+    runtime = Attribute("pfx.plugin.Runtime")
+    config_dir = Attribute("str: the configuration directory")
+
+    def provide(interface, provider):
+        """Offer a shared component (cleanup offers IMailSubmitter, qmgr IQueueManager)."""
+
+    def require(interface):
+        """The provider offered for ``interface``; raises LookupError when none is."""
+
+    def agent_for(transport):
+        """The IDeliveryAgent serving master.cf service ``transport``, or None."""
+
+
+class IMailSubmitter(Interface):
+    """cleanup's entry point, used by smtpd, pickup, bounce and local forwarding."""
+
+    def open_message(envelope):
+        """pfx.envelope.Envelope -> IMessageWriter."""
+
+
+class IMessageWriter(Interface):
+    def write(data):
+        """Append content bytes (headers and body, LF or CRLF line ends)."""
+
+    def commit():
+        """-> Deferred firing with the queue ID only after the file is on disk, or
+        failing with a pfx.dsn.Reply-carrying error (4xx or 5xx) to pass on."""
+
+    def abort():
+        """Discard everything written so far."""
+
+
+class IQueueManager(Interface):
+    """qmgr's entry point."""
+
+    def kick(trigger):
+        """Coalescing wake-up, like qmgr's one-byte triggers: I (incoming), D
+        (deferred), A (ignore deferred timestamps), F (forget dead destinations), W."""
