@@ -44,7 +44,8 @@ class Installed:
 
 
 def _describe(event) -> str | None:
-    failure = event.get("log_failure")
+    # twisted.plugin reports through the legacy log: its events carry "failure"
+    failure = event.get("log_failure") or event.get("failure")
     if failure is None:
         return None
     frames = failure.frames

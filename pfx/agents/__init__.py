@@ -1,0 +1,1 @@
+"""Built-in delivery agents, written as a third party would write theirs."""

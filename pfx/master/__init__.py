@@ -1,0 +1,1 @@
+"""The master: one child service per master.cf row, start order, reload."""

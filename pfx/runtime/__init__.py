@@ -1,0 +1,1 @@
+"""Twisted glue shared by the programs: runtime, logging, service context."""

@@ -1,0 +1,27 @@
+"""Build the one Runtime that every service and agent receives (called by pfx.app)."""
+
+from twisted.internet.threads import deferToThreadPool
+
+from pfx.plugin import Runtime
+
+
+def make_runtime(reactor, log, resolver=None) -> Runtime:
+    """Blocking file work (fsync, mailbox writes) runs in the reactor's thread pool."""
+    pool = reactor.getThreadPool()
+
+    def run_blocking(f, *args, **kwargs):
+        return deferToThreadPool(reactor, pool, f, *args, **kwargs)
+
+    return Runtime(reactor=reactor, clock=reactor, resolver=resolver,
+                   run_blocking=run_blocking, log=log)
+
+
+def inline_runtime(clock, log=None, reactor=None, resolver=None) -> Runtime:
+    """A Runtime for tests: run_blocking runs at once and returns a fired Deferred."""
+    from twisted.internet.defer import maybeDeferred
+
+    def run_blocking(f, *args, **kwargs):
+        return maybeDeferred(f, *args, **kwargs)
+
+    return Runtime(reactor=reactor if reactor is not None else clock, clock=clock,
+                   resolver=resolver, run_blocking=run_blocking, log=log)
