@@ -5,14 +5,11 @@ A plugin declares each main.cf parameter it reads once, as a Param in its
 the type and range checks from those declarations.
 """
 
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import attrs
 from attrs import field
 from attrs.validators import in_
-
-if TYPE_CHECKING:  # pragma: no cover
-    from twisted.internet.interfaces import IReactorCore  # noqa: F401
 
 #: The value types a parameter can have (Postfix's mail_conf_*.c families).
 #: str: $-expanded text; raw: text taken literally (no $ expansion, e.g. command lines);
