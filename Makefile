@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<85" wheel
 	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
 	$(PY) -m pip install -q -e docs/examples/pfx_example_agent --config-settings editable_mode=compat
 	touch $(STAMP)

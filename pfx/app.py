@@ -46,7 +46,7 @@ def load_checked(config_dir, installed=None):
 
 def log_observer(settings):
     """The observer for maillog_file, or syslog when maillog_file is empty."""
-    tag = f"{settings.get_str('syslog_name')}/master[{os.getpid()}]"
+    tag = f"{settings.get_str('syslog_name')}/master"
     path = settings.get_str("maillog_file")
     if not path:
         return SyslogObserver(settings.get_str("syslog_facility"), tag)

@@ -32,10 +32,14 @@ class MailLog:
     def __init__(self, syslog_name: str, program: str, pid: int | None = None):
         self.syslog_name = syslog_name
         self.program = program
-        self.pid = os.getpid() if pid is None else pid
+        self._pid = pid  # None: the pid at the time of logging (twistd forks after setup)
+
+    @property
+    def pid(self) -> int:
+        return os.getpid() if self._pid is None else self._pid
 
     def child(self, program: str, syslog_name: str | None = None) -> "MailLog":
-        return MailLog(syslog_name or self.syslog_name, program, self.pid)
+        return MailLog(syslog_name or self.syslog_name, program, self._pid)
 
     def _emit(self, severity, text):
         _logger.emit(_LEVEL[severity], "{pfx_tag}: {pfx_text}",
@@ -77,7 +81,7 @@ def render(event, default_tag: str):
         frames = failure.frames
         if frames:
             text += f" ({frames[-1][1]}:{frames[-1][2]})"
-    return default_tag, "error: " + " ".join(text.split())
+    return f"{default_tag}[{os.getpid()}]", "error: " + " ".join(text.split())
 
 
 def format_line(event, hostname: str, default_tag: str) -> str | None:
