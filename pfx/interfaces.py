@@ -80,6 +80,10 @@ class IServiceContext(Interface):
     def agent_for(transport):
         """The IDeliveryAgent serving master.cf service ``transport``, or None."""
 
+    def logger(program):
+        """A mail logger for ``program`` under this row's syslog_name: lines look like
+        ``pfx/submission/smtpd[PID]: ...``."""
+
 
 class IMailSubmitter(Interface):
     """cleanup's entry point, used by smtpd, pickup, bounce and local forwarding."""

@@ -41,3 +41,7 @@ class ServiceContext:
 
     def agent_for(self, transport):
         return self._components.agents.get(transport)
+
+    def logger(self, program):
+        """A MailLog tagged with this row's syslog_name (master.cf -o syslog_name=...)."""
+        return self.runtime.log.child(program, self.settings.get_str("syslog_name"))

@@ -1,0 +1,50 @@
+"""Mail log lines in Postfix's shape, to maillog_file, surviving rotation."""
+
+import os
+import re
+
+from twisted.logger import LogLevel, LogPublisher
+from twisted.python.failure import Failure
+
+from pfx.runtime import logging as L
+
+LINE = re.compile(r"^[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d host pfx/(smtpd|master)\[\d+\]: ")
+
+
+def test_maillog_lines_have_postfix_shape_and_reopen_after_rotation(tmp_path, monkeypatch):
+    path = tmp_path / "maillog"
+    observer = L.MaillogObserver(str(path), "pfx/master", hostname="host")
+    publisher = LogPublisher(observer)
+    monkeypatch.setattr(L, "_logger", L.Logger(namespace=L.NAMESPACE, observer=publisher))
+    log = L.MailLog("pfx", "smtpd", pid=42)
+    log.info("connect from localhost[127.0.0.1]")
+    log.warning("hostname nowhere does not resolve")
+    os.rename(path, tmp_path / "maillog.1")
+    log.child("master").error("boom")
+    observer.close()
+    first = (tmp_path / "maillog.1").read_text().splitlines()
+    assert [LINE.match(x) is not None for x in first] == [True, True]
+    assert first[0].endswith("pfx/smtpd[42]: connect from localhost[127.0.0.1]")
+    assert first[1].endswith("pfx/smtpd[42]: warning: hostname nowhere does not resolve")
+    assert path.read_text().rstrip().endswith("pfx/master[42]: error: boom")
+
+
+def test_twisted_errors_become_error_lines_and_chatter_is_dropped():
+    try:
+        1 / 0
+    except ZeroDivisionError:
+        failure = Failure()
+    event = {"log_level": LogLevel.critical, "log_format": "Unhandled error in Deferred:",
+             "log_failure": failure, "log_namespace": "twisted", "log_time": 0}
+    tag, text = L.render(event, "pfx/master")
+    assert tag.startswith("pfx/master[")
+    assert text.startswith("error: Unhandled error in Deferred: ZeroDivisionError: division")
+    assert L.render({"log_level": LogLevel.info, "log_format": "Starting factory"},
+                    "pfx/master") is None
+
+
+def test_maillog_path_must_match_a_prefix():
+    assert L.check_maillog_path("/var/log/maillog", ["/var", "/dev/stdout"]) is None
+    assert L.check_maillog_path("/srv/x/../var/log", ["/srv/var"]) is None
+    assert "does not match" in L.check_maillog_path("/tmp/maillog", ["/var"])
+    assert "does not match" in L.check_maillog_path("/variable/x", ["/var"])
