@@ -6,11 +6,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test venv clean
 
-$(STAMP): setup.cfg pyproject.toml
+# Editable "compat" mode puts the checkout itself on sys.path, so that twisted.plugin
+# finds ./twisted/plugins (see docs/architecture.md, Packaging).
+EDITABLE := --config-settings editable_mode=compat
+PIPLOG := $(VENV)/pip.log
+
+$(STAMP): setup.cfg pyproject.toml docs/examples/pfx_example_agent/setup.cfg
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip "setuptools>=64,<85" wheel
-	$(PY) -m pip install -q -e '.[test]' --config-settings editable_mode=compat
-	$(PY) -m pip install -q -e docs/examples/pfx_example_agent --config-settings editable_mode=compat
+	@echo "installing pfx and its dependencies into $(VENV) (log: $(PIPLOG))"
+	@( $(PY) -m pip install --upgrade pip "setuptools>=64,<85" wheel && \
+	   $(PY) -m pip install -e '.[test]' $(EDITABLE) && \
+	   $(PY) -m pip install -e docs/examples/pfx_example_agent $(EDITABLE) ) \
+	   > $(PIPLOG) 2>&1 || { tail -30 $(PIPLOG); exit 1; }
 	touch $(STAMP)
 
 venv: $(STAMP)
