@@ -1,0 +1,1 @@
+"""cleanup: the only writer of new queue files (header pass, rewriting, enqueue)."""
