@@ -1,0 +1,1 @@
+"""Command-line tools: pfx, postconf, postmap, postqueue, sendmail, ..."""
