@@ -15,6 +15,7 @@ from pfx.config import edit, maincf, mastercf
 from pfx.config.core import CONFIG_DIRECTORY
 from pfx.config.settings import Setting, Settings
 from pfx.errors import ConfigError
+from pfx.util.expand import reference_list
 
 USAGE = ("usage: postconf [-c config_dir] [-d (parameter defaults)] [-e (edit "
          "configuration)] [-f (fold lines)] [-F (master.cf fields)] [-h (no names)] "
@@ -105,6 +106,10 @@ class Config:
     def unused_warnings(self, main=True):
         for name, setting in self.unused if main else ():
             _warn(f"{setting.file}: unused parameter: {name}={setting.value}")
+        for entry in self.main.entries.values() if main else ():
+            for name in reference_list(entry.value):
+                if name not in self.known and not self.settings.is_set(name):
+                    _warn(f"{self.main_path}: undefined parameter: {name}")
         for entry in self.master:
             for name, setting in entry.overrides:
                 if name not in self.known:
