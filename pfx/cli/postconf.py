@@ -223,12 +223,14 @@ def edit_main(config_dir, flags, args):
     _no_newlines(args)
     if "e" in flags:
         pairs = [maincf.parse_assignment(a.strip(), None, None) for a in args]
+    elif any("=" in a for a in args):
+        raise Fatal("-X or -# requires parameter names without value")
     text = _read(path, " for reading")
     if "e" in flags:
         new, multiple = edit.set_params(text, pairs)
     else:
         change = edit.remove_params if "X" in flags else edit.comment_out_params
-        new, multiple = change(text, [a.strip() for a in args])
+        new, multiple = change(text, args)
     for name in multiple:
         _warn(f'{path}: multiple entries for "{name}"')
     if new != text:
@@ -300,6 +302,8 @@ def _flags(argv):
             config_dir = value
         else:
             flags.add(opt[1])
+    if args and "=" in args[0]:  # Postfix 2.8+: "postconf name=value" implies -e
+        flags.add("e")
     for group in _CONFLICTS:
         chosen = [c for c in group if c in flags]
         if len(chosen) > 1:

@@ -138,6 +138,8 @@ def test_missing_master_cf_is_a_warning_for_main_cf_queries(cfdir, capsys):
     (["-e", "bad"], "postconf: fatal: missing '=' after attribute name: \"bad\""),
     (["-e", "=x"], "postconf: fatal: missing attribute name: \"=x\""),
     (["-e", "a=1\nb=2"], "postconf: fatal: -e, -X, or -# accepts no multi-line input"),
+    (["-X", "a=1"], "postconf: fatal: specify one of -e -X"),
+    (["-X", "b", "a=1"], "postconf: fatal: -X or -# requires parameter names without value"),
     (["-MX", "smtp"], "postconf: fatal: -Me, -MX or -M# requires service_name/type"),
     (["-Me", "a/unix=a unix - - n -"], 'postconf: fatal: bad field count: "a unix - - n -"'),
     (["-Pe", "smtp/inet/x=a b"], "postconf: fatal: -Pe does not accept whitespace"),
@@ -166,6 +168,11 @@ def test_e_edits_in_place_keeping_comments_order_and_mode(cfdir, capsys):
                                 "foo = 1\nnew = 3\n")
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert sorted(p.name for p in cfdir.iterdir()) == ["main.cf", "master.cf"]
+
+
+def test_name_value_without_e_edits(cfdir, capsys):
+    assert run(capsys, "-c", cfdir, "relay_domains=x.test") == (0, "", "")
+    assert (cfdir / "main.cf").read_text().endswith("\nrelay_domains = x.test\n")
 
 
 def test_e_multiple_entries_warning(cfdir, capsys):
