@@ -164,9 +164,23 @@ def _select(rows, requests, depth):
     return matched, used
 
 
+def _expand_overrides(cfg, key, words):
+    """Row words with each -o value $-expanded as that service sees it (-Mx)."""
+    entry = next(e for e in cfg.master if e.key == key)
+    service = cfg.settings.for_service(entry.service, entry.overrides)
+    out = list(words)
+    for i in range(8, len(out) - 1):
+        if out[i] == "-o" and "=" in out[i + 1]:
+            name = out[i + 1].partition("=")[0].strip()
+            out[i + 1] = f"{name}={service.get_str(name)}"
+    return out
+
+
 def show_master(cfg, flags, requests):
     matched, used = _select(_rows(cfg), requests, 2)
-    for _, words, _ in matched:
+    for key, words, _ in matched:
+        if "x" in flags:
+            words = _expand_overrides(cfg, key, words)
         print(edit.format_row(words, fold="f" in flags))
     for req in requests:
         if req not in used:

@@ -1,6 +1,8 @@
 """pfx postconf: output, warnings, edits and exit codes, as Postfix 3.7's postconf."""
 
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -234,6 +236,26 @@ def test_M_selects_rows_and_warns_about_unmatched(cfdir, capsys):
     status, out, err = run(capsys, "-c", cfdir, "-M", "pickup/unix", "smtp", "nosuch/inet")
     assert out == M_OUT.splitlines(keepends=True)[0] + M_OUT.splitlines(keepends=True)[2]
     assert 'postconf: warning: unmatched request: "nosuch/inet"\n' in err
+
+
+def test_Mx_expands_override_values(cfdir, capsys):
+    (cfdir / "master.cf").write_text(
+        "relay unix - - n - - smtp -o syslog_name=pfx/$service_name -o myorigin=$mydomain.x\n")
+    assert run(capsys, "-c", cfdir, "-Mx")[1] == (
+        "relay      unix  -       -       n       -       -       smtp "
+        "-o syslog_name=pfx/relay -o myorigin=example.test.x\n")
+    assert run(capsys, "-c", cfdir, "-Px")[1] == (
+        "relay/unix/myorigin = example.test.x\nrelay/unix/syslog_name = pfx/relay\n")
+
+
+def test_runs_as_a_module(cfdir):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    env = {k: v for k, v in os.environ.items() if k != "MAIL_CONFIG"}
+    done = subprocess.run([sys.executable, "-m", "pfx.cli.postconf", "-c", str(cfdir), "-h",
+                           "mydomain", "nosuch"], cwd=root, env=env, capture_output=True,
+                          text=True)
+    assert (done.returncode, done.stdout) == (0, "example.test\n")
+    assert "postconf: warning: nosuch: unknown parameter" in done.stderr
 
 
 def test_Mf_folds(cfdir, capsys):
