@@ -151,17 +151,18 @@ def _rows(cfg):
     return edit.master_rows(cfg.master_text)
 
 
-def _select(rows, requests, depth):
-    """Rows matching any "service", "service/type" request; warn about the others."""
-    matched, used = [], set()
-    for key, words, line in rows:
-        for req in requests or [None]:
-            parts = None if req is None else req.split("/")[:depth]
-            if parts is None or parts == [words[0], words[1]][:len(parts)]:
-                matched.append((key, words, line))
-                used.add(req)
-                break
-    return matched, used
+def _wanted(requests, parts, used) -> bool:
+    """Whether a row (or its -o / field) with path ``parts`` is asked for: no requests,
+    or a request naming a prefix of ``parts``; record the requests that matched."""
+    hits = [r for r in requests if r.split("/") == parts[:len(r.split("/"))]]
+    used.update(hits)
+    return not requests or bool(hits)
+
+
+def _unmatched(requests, used):
+    for req in requests:
+        if req not in used:
+            _warn(f'unmatched request: "{req}"')
 
 
 def _expand_overrides(cfg, key, words):
@@ -177,14 +178,13 @@ def _expand_overrides(cfg, key, words):
 
 
 def show_master(cfg, flags, requests):
-    matched, used = _select(_rows(cfg), requests, 2)
-    for key, words, _ in matched:
-        if "x" in flags:
-            words = _expand_overrides(cfg, key, words)
-        print(edit.format_row(words, fold="f" in flags))
-    for req in requests:
-        if req not in used:
-            _warn(f'unmatched request: "{req}"')
+    used = set()
+    for key, words, _ in _rows(cfg):
+        if _wanted(requests, words[:2], used):
+            if "x" in flags:
+                words = _expand_overrides(cfg, key, words)
+            print(edit.format_row(words, fold="f" in flags))
+    _unmatched(requests, used)
     cfg.unused_warnings(main=False)
 
 
@@ -193,16 +193,11 @@ def show_params(cfg, flags, requests):
     for entry in cfg.master:
         service = cfg.settings.for_service(entry.service, entry.overrides)
         for name, setting in sorted(entry.overrides, key=lambda o: o[0]):
-            path = [entry.service, entry.type, name]
-            hits = [r for r in requests if r.split("/") == path[:len(r.split("/"))]]
-            if requests and not hits:
+            if not _wanted(requests, [entry.service, entry.type, name], used):
                 continue
-            used.update(hits)
             value = service.get_str(name) if "x" in flags else setting.value
             print(_line(f"{entry.key}/{name}", value, flags))
-    for req in requests:
-        if req not in used:
-            _warn(f'unmatched request: "{req}"')
+    _unmatched(requests, used)
     cfg.unused_warnings(main=False)
 
 
@@ -213,17 +208,11 @@ def show_fields(cfg, flags, requests):
         if len(parts) > 2 and parts[2] not in edit.FIELDS:
             raise Fatal(f'invalid service attribute name: "{parts[2]}"')
     for key, words, _ in _rows(cfg):
-        command = edit.format_row(["x"] * 7 + words[7:]).split(None, 7)[-1]
-        for field, value in zip(edit.FIELDS, words[:7] + [command]):
-            path = [words[0], words[1], field]
-            hits = [r for r in requests if r.split("/") == path[:len(r.split("/"))]]
-            if requests and not hits:
+        for field, value in zip(edit.FIELDS, words[:7] + [edit.command_text(words)]):
+            if not _wanted(requests, [words[0], words[1], field], used):
                 continue
-            used.update(hits)
             print(_line(f"{key}/{field}", value, flags, squeeze=False))
-    for req in requests:
-        if req not in used:
-            _warn(f'unmatched request: "{req}"')
+    _unmatched(requests, used)
     cfg.unused_warnings(main=False)
 
 

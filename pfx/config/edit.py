@@ -181,6 +181,11 @@ def _items(args):
     return items
 
 
+def command_text(words) -> str:
+    """The command column and its arguments as postconf -F shows them."""
+    return " ".join([words[7]] + [item for _, item in _items(words[8:])])
+
+
 def format_row(words, fold: bool = False) -> str:
     """A master.cf row as postconf -M prints it (-Mf / edits when ``fold``)."""
     out, length = [], 0
