@@ -252,6 +252,7 @@ def _key(arg, depth):
 
 def edit_master(config_dir, flags, args):
     path = os.path.join(config_dir, "master.cf")
+    _no_newlines(args)
     text = _read(path, " for reading")
     rows = {key: words for key, words, _ in edit.master_rows(text)}
     for arg in args:
