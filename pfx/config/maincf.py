@@ -2,8 +2,9 @@
 
 A logical line starts with non-whitespace; a line starting with whitespace continues
 it; empty lines and lines whose first non-whitespace character is ``#`` are ignored
-everywhere, even inside a continuation. Continuations are joined with one space. The
-last of two entries for a name wins, with Postfix's "overriding earlier entry" warning.
+everywhere, even inside a continuation. Continuation lines are appended verbatim,
+leading whitespace included (readlline.c). The last of two entries for a name wins,
+with Postfix's "overriding earlier entry" warning.
 """
 
 import re
@@ -12,7 +13,7 @@ import attrs
 
 from pfx.errors import ConfigError
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9_]+$")
+_NAME_END = re.compile(r"[\s=]")
 
 
 @attrs.frozen
@@ -44,37 +45,42 @@ def logical_lines(text: str):
             continue
         if line[0].isspace():
             if start is None:
-                # Postfix: a continuation before any logical line is an error.
+                # A continuation before any logical line: the caller reports it.
                 yield number, line
                 continue
-            parts.append(stripped)
+            parts.append(line)
             continue
         if start is not None:
-            yield start, " ".join(parts)
-        start, parts = number, [line.rstrip()]
+            yield start, "".join(parts)
+        start, parts = number, [line]
     if start is not None:
-        yield start, " ".join(parts)
+        yield start, "".join(parts)
 
 
 def parse_assignment(text: str, path: str, line: int):
     """``name = value`` -> (name, value); raises ConfigError as Postfix words it."""
+    # As split_nameval(): the name ends at whitespace or "="; any other character is
+    # allowed (Postfix reports "a-b = x" as an unused parameter, not a syntax error).
     if text[:1].isspace():
         raise ConfigError(f'logical line must not start with whitespace: "{text.strip()}"',
                           path, line)
-    name, eq, value = text.partition("=")
-    name = name.strip()
-    if not eq:
+    m = _NAME_END.search(text)
+    name = text[:m.start()] if m else text
+    rest = text[len(name):].lstrip()
+    if not rest.startswith("="):
         raise ConfigError(f"missing '=' after attribute name: \"{text.strip()}\"", path, line)
     if not name:
         raise ConfigError(f'missing attribute name: "{text.strip()}"', path, line)
-    if not _NAME_RE.match(name):
-        raise ConfigError(f'bad parameter name: "{name}"', path, line)
-    return name, value.strip()
+    return name, rest[1:].strip()
 
 
 def parse(text: str, path: str = "main.cf") -> MainCf:
     entries, warnings = {}, []
     for line, logical in logical_lines(text):
+        if logical[:1].isspace():  # a continuation before any logical line: Postfix warns
+            warnings.append(f'{path}: logical line must not start with whitespace: '
+                            f'"{logical}"')
+            continue
         name, value = parse_assignment(logical, path, line)
         old = entries.pop(name, None)
         if old is not None:

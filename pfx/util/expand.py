@@ -114,6 +114,15 @@ def _branches(arg, op):
     raise ExpansionError(f'bad text after "{{{first}}}": "{tail}"')
 
 
+_REFERENCE = re.compile(r"\$(\$|[{(]?([A-Za-z0-9_]+))")
+
+
+def reference_list(text: str) -> list:
+    """The parameter names ``text`` refers to, in order, repeats included; ``$$`` is a
+    literal dollar, not a reference."""
+    return [m.group(2) for m in _REFERENCE.finditer(text) if m.group(1) != "$"]
+
+
 def references(text: str) -> set:
     """The parameter names ``text`` refers to (for unused-parameter warnings)."""
-    return set(re.findall(r"\$(?:\{|\()?([A-Za-z0-9_]+)", text))
+    return set(reference_list(text))
