@@ -6,7 +6,7 @@ the log while scanning and keep those failures to name them in error messages.
 """
 
 import attrs
-from twisted.logger import globalLogPublisher
+from twisted.logger import globalLogBeginner, globalLogPublisher
 from twisted.plugin import getPlugins
 
 from pfx.config.core import CORE_PARAMS
@@ -62,6 +62,20 @@ def _collect(interface, failures):
             continue
         found[name] = plugin
     return found
+
+
+def quiet_logging() -> None:
+    """For command-line tools: begin Twisted logging to nowhere, so that a plugin module
+    failing to import is reported once by discover(), not as a traceback on stderr (before
+    logging begins, Twisted writes critical events there)."""
+    global _quiet
+    if not _quiet:
+        _quiet = True
+        globalLogBeginner.beginLoggingTo([lambda event: None], discardBuffer=True,
+                                         redirectStandardIO=False)
+
+
+_quiet = False
 
 
 def discover() -> Installed:

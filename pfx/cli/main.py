@@ -146,6 +146,8 @@ def check(config, quiet=False) -> int:
 
 
 def main(argv=None) -> int:
+    from pfx.discover import quiet_logging
+    quiet_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     config_dir = os.environ.get("MAIL_CONFIG", CONFIG_DIRECTORY)
     if len(argv) >= 2 and argv[0] == "-c":

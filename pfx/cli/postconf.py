@@ -91,6 +91,8 @@ class Config:
             _warn(f"open {self.master_path}: No such file or directory")
             self.master_text, self.master = "", []
         self.installed = discover()
+        for failure in self.installed.failures:
+            _warn(f"plugin module failed to load: {failure}")
         self.registry = self.installed.registry().for_services(
             [e.service for e in self.master])
         explicit = {e.name: Setting(e.value, self.main_path, e.line)
@@ -366,4 +368,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
+    from pfx.discover import quiet_logging
+    quiet_logging()
     sys.exit(main(sys.argv[1:]))

@@ -60,3 +60,17 @@ def test_check_warns_about_unused_parameters_and_creates_directories(config_dir)
     assert "warning: " + str(config_dir.path) + "/main.cf: unused parameter: frobnicate=yes" \
         in done.stderr
     assert (config_dir.path / "var" / "spool" / "pid").is_dir()
+
+
+def test_tools_name_a_broken_plugin_in_one_line(config_dir, tmp_path):
+    plugins = tmp_path / "extra" / "twisted" / "plugins"
+    plugins.mkdir(parents=True)
+    (plugins / "pfx_broken_agent.py").write_text("import no_such_module_here\n")
+    config_dir.write(master="")
+    env = pfx_env([tmp_path / "extra"])
+    done = subprocess.run(pfx_command("postconf", "-c", str(config_dir.path), "-n"), env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0
+    assert "Traceback" not in done.stderr
+    assert "postconf: warning: plugin module failed to load: ModuleNotFoundError: No module " \
+           "named 'no_such_module_here'" in done.stderr
