@@ -1,0 +1,523 @@
+"""ServerConnection: the sans-IO SMTP server machine (bytes in, events out, replies in, bytes out).
+
+Security: everything here is untrusted client input. Memory is bounded by the config
+(a command line, a SASL line, one DATA line piece, max_input_buffer); over-long lines
+are dropped as they arrive. Order is enforced by construction: after an event that
+needs a reply, next_event() returns PAUSED until send() gets that reply, so pipelined
+replies cannot be reordered. After STARTTLS's 220, start_tls() refuses to go on if
+plaintext is still buffered, so no injected command is answered inside TLS.
+
+Driving it (see STYLE.md habit 1 for the Twisted wrapper):
+    conn.send(greeting)                       -> bytes to write
+    conn.receive_data(data)                   (b"" at end of input)
+    while (ev := conn.next_event()) not in (NEED_DATA, PAUSED):
+        if ev.needs_reply: write(conn.send(session_reply_for(ev)))   # maybe later
+        else: feed the DataChunk / note the Bdat
+    conn.closed: close the transport after writing.
+    conn.error_sleep: seconds to wait before writing the bytes send() just returned.
+    conn.input_pending: unread input is buffered (RFC 2920: hold replies until False).
+    conn.should_pause: buffered input above input_high_water (pauseProducing).
+
+Reads the smtpd parameters named in ServerConfig; they come from main.cf via the caller.
+"""
+
+import attrs
+
+from pfx.dsn import Reply
+from pfx.smtp import replies as R
+from pfx.smtp import states
+from pfx.smtp.commands import CommandError, looks_like_header, parse_bdat, parse_mail, parse_rcpt, split_verb
+from pfx.smtp.dotstuff import MODES, DotDecoder
+from pfx.smtp.errors import LocalProtocolError, RemoteProtocolError
+from pfx.smtp.events import (NEED_DATA, PAUSED, Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk,
+                             DataRejected, Ehlo, EndOfChunk, EndOfData, Etrn, Event, Helo, MailFrom, Noop, Quit,
+                             RcptTo, Reject, Rset, StartTLS, Vrfy)
+
+__all__ = ["ServerConfig", "ServerConnection", "NEED_DATA", "PAUSED"]
+
+
+def _positive(value):
+    def check(instance, attribute, v):
+        if v < value:
+            raise ValueError(f"{attribute.name} must be >= {value}")
+    return check
+
+
+@attrs.frozen
+class ServerConfig:
+    """The smtpd parameters the protocol machine enforces (Postfix names and defaults)."""
+
+    hostname: str = "localhost"  # myhostname, for 421 texts
+    line_length_limit: int = attrs.field(default=2048, validator=_positive(16))
+    message_size_limit: int = attrs.field(default=10240000, validator=_positive(0))  # 0 = none
+    smtpd_recipient_limit: int = attrs.field(default=1000, validator=_positive(0))  # 0 = none
+    smtpd_recipient_overshoot_limit: int = attrs.field(default=1000, validator=_positive(0))
+    smtpd_soft_error_limit: int = 10
+    smtpd_hard_error_limit: int = attrs.field(default=20, validator=_positive(1))
+    smtpd_junk_command_limit: int = 100
+    smtpd_error_sleep_time: float = 1.0
+    smtpd_forbid_bare_newline: str = attrs.field(default="normalize", validator=attrs.validators.in_(MODES))
+    smtpd_forbid_bare_newline_reject_code: int = 550
+    smtpd_forbidden_commands: frozenset[str] = frozenset({"CONNECT", "GET", "POST"})
+    smtpd_helo_required: bool = False
+    disable_vrfy_command: bool = False
+    smtpd_discard_ehlo_keywords: frozenset[str] = frozenset()  # lower case, see ehlo.discard_set
+    smtputf8_enable: bool = True
+    tls_available: bool = False  # STARTTLS may be offered (smtpd_tls_security_level != none)
+    sasl_enabled: bool = False  # smtpd_sasl_auth_enable
+    smtpd_sasl_response_limit: int = attrs.field(default=12288, validator=_positive(16))
+    chunk_size: int = attrs.field(default=65536, validator=_positive(1))  # bytes per DataChunk, about
+    input_high_water: int = 256 * 1024  # should_pause above this
+    max_input_buffer: int = attrs.field(default=4 * 1024 * 1024, validator=_positive(1))  # then 421 and close
+
+    def offers(self, keyword: str) -> bool:
+        return keyword not in self.smtpd_discard_ehlo_keywords
+
+
+class ServerConnection:
+    """One SMTP server session's protocol state; see the module docstring for the contract."""
+
+    def __init__(self, config: ServerConfig | None = None):
+        self.config = config = config or ServerConfig()
+        self._buf = bytearray()
+        self._mode = "command"  # command | data | bdat | auth | skipline | tls
+        self._after_skip = "command"
+        self._pending: Event | None = None
+        self._greeted = False
+        self._eof = False
+        self._overflow = False
+        self.closed = False
+        self._close_after = False
+        self._reset_after = False
+        self.tls_active = False
+        self.authenticated = False
+        self.helo_name: str | None = None
+        self.esmtp = False
+        self.error_count = 0
+        self.junk_count = 0
+        self.error_sleep = 0.0
+        self.where = "CONNECT"  # the last command word, for "lost connection after X"
+        self._last_crlf = True
+        self._decoder: DotDecoder | None = None
+        self._chunk_left = 0
+        self._chunk_size = 0
+        self._chunk_last = False
+        self._chunk_verdict: Event | None = None  # what to say after dropping a chunk
+        self._reset_transaction()
+
+    # -- the transaction ------------------------------------------------------------
+
+    def _reset_transaction(self):
+        self.in_mail = False
+        self.rcpt_count = 0
+        self._rcpt_overshoot = 0
+        self.in_bdat = False
+        self._bdat_error = False
+        self.bdat_total = 0
+        self.data_size = 0
+        self._too_big = False
+
+    @property
+    def phase(self) -> str:
+        """START, HELO, MAIL, RCPT or BDAT (states.PHASES)."""
+        if self.in_bdat:
+            return "BDAT"
+        if self.rcpt_count:
+            return "RCPT"
+        if self.in_mail:
+            return "MAIL"
+        return "START" if self.helo_name is None else "HELO"
+
+    @property
+    def input_pending(self) -> bool:
+        """Unread client input is buffered: RFC 2920 says hold replies until it is read."""
+        return bool(self._buf)
+
+    @property
+    def should_pause(self) -> bool:
+        """The wrapper should stop reading from the socket until this is False again."""
+        return len(self._buf) >= self.config.input_high_water
+
+    # -- input ----------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the client; b"" means the client closed its side."""
+        if not data:
+            self._eof = True
+            return
+        if self.closed or self._overflow:
+            return
+        self._buf += data
+        self._drop_skipped()
+        if len(self._buf) > self.config.max_input_buffer:
+            self._overflow = True
+            self._buf.clear()
+
+    def _drop_skipped(self):
+        """Discard what is known to be unwanted now, so it never piles up."""
+        if self._mode == "skipline":
+            nl = self._buf.find(b"\n")
+            if nl < 0:
+                self._buf.clear()
+            else:
+                del self._buf[:nl + 1]
+                self._mode = self._after_skip
+        elif self._mode == "bdat" and self._chunk_verdict is not None and self._chunk_left:
+            take = min(self._chunk_left, len(self._buf))
+            del self._buf[:take]
+            self._chunk_left -= take
+
+    def next_event(self):
+        """The next event, NEED_DATA (feed more bytes) or PAUSED (answer, or start TLS, first)."""
+        if self.closed or self._pending is not None or self._mode == "tls":
+            return PAUSED
+        if self._overflow:
+            event = Reject(R.too_much_input(self.config.hostname), close=True, counts=False)
+        else:
+            self._drop_skipped()
+            event = self._next()
+        if event is NEED_DATA and self._eof:
+            self._buf.clear()
+            return ConnectionClosed()
+        if event is not NEED_DATA and event.needs_reply:
+            self._pending = event
+        return event
+
+    def _next(self):
+        mode = self._mode
+        if mode == "command":
+            if self.error_count >= self.config.smtpd_hard_error_limit:
+                return Reject(R.too_many_errors(self.config.hostname), close=True, counts=False)
+            return self._read_line(self.config.line_length_limit, R.LINE_TOO_LONG, self._command)
+        if mode == "data":
+            return self._data()
+        if mode == "bdat":
+            return self._bdat()
+        if mode == "auth":
+            return self._read_line(self.config.smtpd_sasl_response_limit, R.SASL_RESPONSE_TOO_LONG,
+                                   self._auth_line)
+        return NEED_DATA  # skipline: still dropping
+
+    def _read_line(self, limit, too_long, handle):
+        nl = self._buf.find(b"\n", 0, limit + 2)
+        if nl < 0:
+            if len(self._buf) <= limit + 1:
+                return NEED_DATA
+            head = bytes(self._buf[:100]).decode("utf-8", "replace")
+            self._after_skip = "command"
+            self._mode = "skipline"
+            self._drop_skipped()
+            return Reject(too_long, command=head)
+        line = bytes(self._buf[:nl + 1])
+        del self._buf[:nl + 1]
+        crlf = line.endswith(b"\r\n")
+        raw = line[:-1].rstrip(b"\r")
+        if not crlf and self.config.smtpd_forbid_bare_newline == "reject":
+            return Reject(self._bare_lf_reply(), command=raw[:100].decode("utf-8", "replace"), close=True)
+        self._last_crlf = crlf
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            if self.config.smtputf8_enable:
+                return Reject(R.BAD_UTF8, command=raw[:100].decode("utf-8", "replace"))
+            text = raw.decode("utf-8", "surrogateescape")
+        return handle(text)
+
+    def _bare_lf_reply(self) -> Reply:
+        return R.bare_lf(self.config.hostname, self.config.smtpd_forbid_bare_newline_reject_code)
+
+    # -- commands -------------------------------------------------------------------
+
+    def _command(self, text: str):
+        verb, arg = split_verb(text)
+        if not verb:
+            return Reject(R.BAD_SYNTAX, command=text)
+        handler = _HANDLERS.get(verb)
+        if handler is None:
+            if verb in self.config.smtpd_forbidden_commands or looks_like_header(text):
+                return Reject(R.FORBIDDEN_COMMAND, command=text, close=True, counts=False)
+            return Reject(R.NOT_RECOGNIZED, command=text)
+        self.where = verb
+        return handler(self, verb, arg, text)
+
+    def _refused(self, verb):
+        return states.refusal(self.phase, verb, self.config.smtpd_helo_required)
+
+    def _helo(self, verb, arg, text):
+        if not arg:
+            return Reject(R.SYNTAX_HELO if verb == "HELO" else R.SYNTAX_EHLO, command=text)
+        self._reset_transaction()  # RFC 5321 4.1.4: as if RSET
+        return Helo(arg) if verb == "HELO" else Ehlo(arg)
+
+    def _mail(self, verb, arg, text):
+        if (refused := self._refused(verb)) is not None:
+            return Reject(refused, command=text)
+        c = self.config
+        try:
+            address, params = parse_mail(arg, size_limit=c.message_size_limit, dsn=c.offers("dsn"),
+                                         smtputf8=c.smtputf8_enable and c.offers("smtputf8"),
+                                         auth=c.sasl_enabled and c.offers("auth"))
+        except CommandError as e:
+            return Reject(e.reply, command=text)
+        return MailFrom(address, params)
+
+    def _rcpt(self, verb, arg, text):
+        if (refused := self._refused(verb)) is not None:
+            return Reject(refused, command=text)
+        try:
+            address, params = parse_rcpt(arg, dsn=self.config.offers("dsn"))
+        except CommandError as e:
+            return Reject(e.reply, command=text)
+        limit = self.config.smtpd_recipient_limit
+        if limit and self.rcpt_count >= limit:
+            # Postfix counts these as errors only beyond the overshoot limit.
+            self._rcpt_overshoot += 1
+            counts = self._rcpt_overshoot > self.config.smtpd_recipient_overshoot_limit
+            return Reject(R.TOO_MANY_RECIPIENTS, command=text, counts=counts)
+        return RcptTo(address, params)
+
+    def _data_command(self, verb, arg, text):
+        if (refused := self._refused(verb)) is not None:
+            return Reject(refused, command=text)
+        if arg:
+            return Reject(R.SYNTAX_DATA, command=text)
+        return Data()
+
+    def _data(self):
+        dec = self._decoder
+        reject_lf = self.config.smtpd_forbid_bare_newline == "reject"
+        while not dec.done:
+            out = dec.decode(self._buf, self.config.chunk_size)
+            if not out:
+                if dec.done:
+                    break
+                return NEED_DATA
+            if reject_lf and dec.bare_lf:
+                continue  # the message is lost; read on to the end of data
+            if self._too_big:
+                continue
+            limit = self.config.message_size_limit
+            if limit and self.data_size + len(out) > limit:
+                self._too_big = True
+                continue
+            self.data_size += len(out)
+            return DataChunk(out)
+        self._mode = "command"
+        self._decoder = None
+        self._last_crlf = dec.prev_crlf
+        if reject_lf and dec.bare_lf:
+            return DataRejected(self._bare_lf_reply(), close=True)
+        if self._too_big:
+            return DataRejected(R.MESSAGE_TOO_BIG)
+        return EndOfData(self.data_size)
+
+    def _bdat_command(self, verb, arg, text):
+        if not self.config.offers("chunking"):
+            return Reject(R.NOT_IMPLEMENTED, command=text)
+        size, last, ok = parse_bdat(arg)
+        if size is None:  # we cannot know where the chunk ends: give up on the stream
+            return Reject(R.SYNTAX_BDAT_FATAL, command=text, close=True)
+        verdict = None
+        if not ok:
+            verdict = Reject(R.SYNTAX_BDAT, command=text)
+        elif (refused := self._refused(verb)) is not None:
+            verdict = Reject(refused, command=text)
+        elif size == 0 and not last:
+            return Reject(R.NULL_BDAT, command=text)
+        elif self._bdat_error:
+            verdict = Reject(R.discarded(size), command=text)
+            self._reset_after = last
+        else:
+            limit = self.config.message_size_limit
+            self.in_bdat = True
+            if limit and self.bdat_total + size > limit:
+                verdict = DataRejected(R.CHUNK_TOO_BIG)
+        self._mode = "bdat"
+        self._chunk_left = self._chunk_size = size
+        self._chunk_last = last
+        self._chunk_verdict = verdict
+        self._drop_skipped()
+        if verdict is not None:
+            return self._bdat()
+        return Bdat(size, last)
+
+    def _bdat(self):
+        if self._chunk_left:
+            if self._chunk_verdict is not None:
+                return NEED_DATA  # _drop_skipped() does the dropping
+            take = min(self._chunk_left, len(self._buf), self.config.chunk_size)
+            if not take:
+                return NEED_DATA
+            data = bytes(self._buf[:take])
+            del self._buf[:take]
+            self._chunk_left -= take
+            return DataChunk(data)
+        self._mode = "command"
+        if self._chunk_verdict is not None:
+            verdict, self._chunk_verdict = self._chunk_verdict, None
+            return verdict
+        self.bdat_total += self._chunk_size
+        return EndOfChunk(self._chunk_size, self.bdat_total, self._chunk_last)
+
+    def _rset(self, verb, arg, text):
+        if arg:
+            return Reject(R.SYNTAX_RSET, command=text)
+        self._reset_transaction()
+        return Rset()
+
+    def _noop(self, verb, arg, text):
+        return Noop()
+
+    def _vrfy(self, verb, arg, text):
+        if self.config.disable_vrfy_command or not self.config.offers("vrfy"):
+            return Reject(R.VRFY_DISABLED, command=text)
+        if not arg:
+            return Reject(R.SYNTAX_VRFY, command=text)
+        return Vrfy(arg)
+
+    def _etrn(self, verb, arg, text):
+        if not self.config.offers("etrn"):
+            return Reject(R.NOT_IMPLEMENTED, command=text)
+        if (refused := self._refused(verb)) is not None:
+            return Reject(refused, command=text)
+        if not arg or len(arg.split()) != 1:
+            return Reject(R.SYNTAX_ETRN, command=text)
+        return Etrn(arg)
+
+    def _quit(self, verb, arg, text):
+        return Quit()
+
+    def _starttls(self, verb, arg, text):
+        if arg:
+            return Reject(R.SYNTAX_STARTTLS, command=text)
+        if self.tls_active:
+            return Reject(R.TLS_ACTIVE, command=text)
+        if not self.config.tls_available or not self.config.offers("starttls"):
+            return Reject(R.NOT_IMPLEMENTED, command=text)
+        return StartTLS()
+
+    def _auth(self, verb, arg, text):
+        if not self.config.sasl_enabled or not self.config.offers("auth"):
+            return Reject(R.AUTH_NOT_ENABLED, command=text)
+        if (refused := self._refused(verb)) is not None:
+            return Reject(refused, command=text)
+        words = arg.split()
+        if not 1 <= len(words) <= 2:
+            return Reject(R.SYNTAX_AUTH, command=text)
+        if self.authenticated:
+            return Reject(R.ALREADY_AUTHENTICATED, command=text)
+        return Auth(words[0].upper(), words[1] if len(words) == 2 else None)
+
+    def _auth_line(self, text: str):
+        return AuthResponse(text.strip(" \t"))
+
+    # -- output ---------------------------------------------------------------------
+
+    def send(self, reply: Reply) -> bytes:
+        """Answer the pending event (or send the greeting, or an unsolicited 421); -> bytes."""
+        if self.closed:
+            raise LocalProtocolError("send() after the session ended")
+        event, self._pending = self._pending, None
+        self.error_sleep = 0.0
+        if event is None:
+            if self._greeted and reply.code != 421:
+                raise LocalProtocolError(f"no event to answer with {reply}")
+            self._greeted = True
+            if reply.code in (421, 521):
+                self.closed = True
+            return self._encode(reply)
+        c = self.config
+        if self.error_count >= c.smtpd_soft_error_limit:
+            self.error_sleep = c.smtpd_error_sleep_time  # Postfix sleeps before each reply
+        self._greeted = True
+        self._apply(event, reply)
+        failed = reply.code >= 400
+        if failed and getattr(event, "counts", True):
+            self.error_count += 1
+        if isinstance(event, (Noop, Vrfy, Etrn, Rset)):
+            self.junk_count += 1
+            if self.junk_count > c.smtpd_junk_command_limit + 1:
+                self.error_count += 1
+        if reply.code in (421, 521) or getattr(event, "close", False):
+            self.closed = True
+        return self._encode(reply)
+
+    def _apply(self, event: Event, reply: Reply):
+        ok = 200 <= reply.code < 300
+        if isinstance(event, (Helo, Ehlo)):
+            if ok:
+                self.helo_name, self.esmtp = event.hostname, isinstance(event, Ehlo)
+        elif isinstance(event, MailFrom):
+            self.in_mail = ok
+        elif isinstance(event, RcptTo):
+            self.rcpt_count += ok
+        elif isinstance(event, Data):
+            if reply.code == 354:
+                self._mode = "data"
+                self.data_size = 0
+                self._decoder = DotDecoder(self.config.smtpd_forbid_bare_newline, self.config.line_length_limit,
+                                           prev_crlf=self._last_crlf)
+        elif isinstance(event, (EndOfData, DataRejected, EndOfChunk)):
+            if self.in_bdat and not self._chunk_last:
+                if not ok:
+                    self._bdat_error = True  # drop the rest of this BDAT transaction
+            else:
+                if ok:
+                    self.error_count = self.junk_count = 0  # Postfix forgives after a message
+                self._reset_transaction()
+        elif isinstance(event, (Auth, AuthResponse)):
+            self._mode = "auth" if reply.code == 334 else "command"
+            if ok:
+                self.authenticated = True
+        elif isinstance(event, StartTLS):
+            if reply.code == 220:
+                self._mode = "tls"
+        elif isinstance(event, Quit):
+            self.closed = True
+        elif isinstance(event, Reject) and self._reset_after:
+            self._reset_after = False
+            self._reset_transaction()
+
+    def _encode(self, reply: Reply) -> bytes:
+        if not self.config.offers("enhancedstatuscodes") and reply.dsn is not None:
+            reply = Reply(reply.code, None, reply.text)  # Postfix strips them when not offered
+        return ("\r\n".join(reply.lines()) + "\r\n").encode("utf-8", "surrogateescape")
+
+    # -- TLS ------------------------------------------------------------------------
+
+    def start_tls(self) -> None:
+        """Call after writing STARTTLS's 220 and before starting TLS on the transport.
+
+        Raises RemoteProtocolError (and ends the session) when plaintext is still
+        buffered: a client that pipelines after STARTTLS, or an attacker injecting
+        commands in front of the handshake (CVE-2011-0411). Otherwise the session
+        restarts as after the greeting: no HELO, no transaction, no authentication.
+        """
+        if self._mode != "tls":
+            raise LocalProtocolError("start_tls() without an accepted STARTTLS")
+        if self._buf:
+            self._buf.clear()
+            self.closed = True
+            raise RemoteProtocolError("plaintext pipelined after STARTTLS")
+        self._mode = "command"
+        self.tls_active = True
+        self.authenticated = False
+        self.helo_name, self.esmtp = None, False
+        self._reset_transaction()
+
+
+_HANDLERS = {
+    "HELO": ServerConnection._helo,
+    "EHLO": ServerConnection._helo,
+    "MAIL": ServerConnection._mail,
+    "RCPT": ServerConnection._rcpt,
+    "DATA": ServerConnection._data_command,
+    "BDAT": ServerConnection._bdat_command,
+    "RSET": ServerConnection._rset,
+    "NOOP": ServerConnection._noop,
+    "VRFY": ServerConnection._vrfy,
+    "ETRN": ServerConnection._etrn,
+    "QUIT": ServerConnection._quit,
+    "STARTTLS": ServerConnection._starttls,
+    "AUTH": ServerConnection._auth,
+}
