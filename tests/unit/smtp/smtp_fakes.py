@@ -128,7 +128,10 @@ class Driver:
                 continue
             self._write(self.conn.send(reply))
             for msg in self.session.messages[n:]:
-                self.out.extend(f"M: {line!r}" for line in msg.split(b"\r\n")[:-1])
+                lines = msg.split(b"\r\n")
+                if lines[-1] == b"":  # the usual case: the message ends in CRLF
+                    lines.pop()
+                self.out.extend(f"M: {line!r}" for line in lines)
             if isinstance(ev, StartTLS) and reply.code == 220:
                 try:
                     self.conn.start_tls()
