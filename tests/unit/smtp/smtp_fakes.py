@@ -24,6 +24,7 @@ from pfx.smtp.events import (NEED_DATA, PAUSED, Auth, AuthResponse, Bdat, Connec
 from pfx.smtp.server import ServerConfig, ServerConnection
 
 HOST = "mx.example"
+PLAINTEXT_AFTER_STARTTLS = "-- plaintext after STARTTLS: not answered, session ends"
 GREETING = Reply(220, None, f"{HOST} ESMTP pfx")
 
 
@@ -105,6 +106,8 @@ class Driver:
         self.conn = ServerConnection(config or ServerConfig(hostname=HOST))
         self.session = FakeSession(self.conn)
         self.out = []  # transcript lines produced by the server side
+        self.tls_starts = 0
+        self.dead = False
         self._write(self.conn.send(GREETING))
 
     def _write(self, data: bytes):
@@ -136,8 +139,9 @@ class Driver:
                 try:
                     self.conn.start_tls()
                     self.out.append("-- tls started")
+                    self.tls_starts += 1
                 except RemoteProtocolError:
-                    self.out.append("-- tls refused: plaintext pending")
+                    self.out.append(PLAINTEXT_AFTER_STARTTLS)
             if self.conn.closed:
                 self.out.append("-- closed")
 
@@ -186,9 +190,19 @@ def run_transcript(text: str, byte_at_a_time: bool = False) -> tuple[list[str], 
         expected += shown + out
         actual += shown
         n = len(driver.out)
-        if byte_at_a_time:
+        if driver.dead:
+            pass
+        elif byte_at_a_time:
             for i in range(len(data)):
+                before = driver.tls_starts
                 driver.feed(data[i:i + 1])
+                if driver.tls_starts != before and i + 1 < len(data):
+                    # More bytes of the same write: on a real socket they would reach the
+                    # TLS layer as a garbage handshake. Same outcome as the whole-write case.
+                    driver.out[-1] = PLAINTEXT_AFTER_STARTTLS
+                    driver.out.append("-- closed")
+                    driver.dead = True
+                    break
         else:
             driver.feed(bytes(data))
         actual += driver.out[n:]
