@@ -147,11 +147,14 @@ class ServerConnection:
             return
         if self.closed or self._overflow:
             return
-        self._buf += data
-        self._drop_skipped()
         if len(self._buf) > self.config.max_input_buffer:
+            # Unread input over the cap and still more coming: the wrapper is not
+            # pausing the transport. Bound memory to the cap plus one read.
             self._overflow = True
             self._buf.clear()
+            return
+        self._buf += data
+        self._drop_skipped()
 
     def _drop_skipped(self):
         """Discard what is known to be unwanted now, so it never piles up."""
