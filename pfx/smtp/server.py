@@ -21,57 +21,18 @@ Driving it (see STYLE.md habit 1 for the Twisted wrapper):
 Reads the smtpd parameters named in ServerConfig; they come from main.cf via the caller.
 """
 
-import attrs
-
 from pfx.dsn import Reply
 from pfx.smtp import replies as R
 from pfx.smtp import states
 from pfx.smtp.commands import CommandError, looks_like_header, parse_bdat, parse_mail, parse_rcpt, split_verb
-from pfx.smtp.dotstuff import MODES, DotDecoder
+from pfx.smtp.config import ServerConfig
+from pfx.smtp.dotstuff import DotDecoder
 from pfx.smtp.errors import LocalProtocolError, RemoteProtocolError
 from pfx.smtp.events import (NEED_DATA, PAUSED, Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk,
                              DataRejected, Ehlo, EndOfChunk, EndOfData, Etrn, Event, Helo, MailFrom, Noop, Quit,
                              RcptTo, Reject, Rset, StartTLS, Vrfy)
 
 __all__ = ["ServerConfig", "ServerConnection", "NEED_DATA", "PAUSED"]
-
-
-def _positive(value):
-    def check(instance, attribute, v):
-        if v < value:
-            raise ValueError(f"{attribute.name} must be >= {value}")
-    return check
-
-
-@attrs.frozen
-class ServerConfig:
-    """The smtpd parameters the protocol machine enforces (Postfix names and defaults)."""
-
-    hostname: str = "localhost"  # myhostname, for 421 texts
-    line_length_limit: int = attrs.field(default=2048, validator=_positive(16))
-    message_size_limit: int = attrs.field(default=10240000, validator=_positive(0))  # 0 = none
-    smtpd_recipient_limit: int = attrs.field(default=1000, validator=_positive(0))  # 0 = none
-    smtpd_recipient_overshoot_limit: int = attrs.field(default=1000, validator=_positive(0))
-    smtpd_soft_error_limit: int = 10
-    smtpd_hard_error_limit: int = attrs.field(default=20, validator=_positive(1))
-    smtpd_junk_command_limit: int = 100
-    smtpd_error_sleep_time: float = 1.0
-    smtpd_forbid_bare_newline: str = attrs.field(default="normalize", validator=attrs.validators.in_(MODES))
-    smtpd_forbid_bare_newline_reject_code: int = 550
-    smtpd_forbidden_commands: frozenset[str] = frozenset({"CONNECT", "GET", "POST"})
-    smtpd_helo_required: bool = False
-    disable_vrfy_command: bool = False
-    smtpd_discard_ehlo_keywords: frozenset[str] = frozenset()  # lower case, see ehlo.discard_set
-    smtputf8_enable: bool = True
-    tls_available: bool = False  # STARTTLS may be offered (smtpd_tls_security_level != none)
-    sasl_enabled: bool = False  # smtpd_sasl_auth_enable
-    smtpd_sasl_response_limit: int = attrs.field(default=12288, validator=_positive(16))
-    chunk_size: int = attrs.field(default=65536, validator=_positive(1))  # bytes per DataChunk, about
-    input_high_water: int = 256 * 1024  # should_pause above this
-    max_input_buffer: int = attrs.field(default=4 * 1024 * 1024, validator=_positive(1))  # then 421 and close
-
-    def offers(self, keyword: str) -> bool:
-        return keyword not in self.smtpd_discard_ehlo_keywords
 
 
 class ServerConnection:
