@@ -32,6 +32,8 @@ class ServerConfig:
     disable_vrfy_command: bool = False
     smtpd_discard_ehlo_keywords: frozenset[str] = frozenset()  # lower case, see ehlo.discard_set
     smtputf8_enable: bool = True
+    smtpd_forbid_unauth_pipelining: bool = False  # Postfix 3.9 default: yes
+    tls_required: bool = False  # smtpd_tls_security_level = encrypt, before TLS is up
     tls_available: bool = False  # STARTTLS may be offered (smtpd_tls_security_level != none)
     sasl_enabled: bool = False  # smtpd_sasl_auth_enable
     smtpd_sasl_response_limit: int = attrs.field(default=12288, validator=_positive(16))

@@ -50,6 +50,8 @@ SYNTAX_BDAT_FATAL = _r(521, "5.5.4", "Syntax: BDAT count [LAST]")
 BAD_SENDER = _r(501, "5.1.7", "Bad sender address syntax")
 BAD_RECIPIENT = _r(501, "5.1.3", "Bad recipient address syntax")
 VRFY_DISABLED = _r(502, "5.5.1", "VRFY command is disabled")
+MUST_STARTTLS = _r(530, "5.7.0", "Must issue a STARTTLS command first")
+PIPELINING_SYNC = _r(554, "5.5.0", "Error: SMTP protocol synchronization")
 FORBIDDEN_COMMAND = _r(221, "2.7.0", "Error: I can break rules, too. Goodbye.")
 
 # ESMTP parameters (RFC 1870, 1652, 3461, 6531, 4954).

@@ -202,6 +202,12 @@ class ServerConnection:
                 return Reject(R.FORBIDDEN_COMMAND, command=text, close=True, counts=False)
             return Reject(R.NOT_RECOGNIZED, command=text)
         self.where = verb
+        c = self.config
+        if (c.smtpd_forbid_unauth_pipelining and self._buf and verb != "BDAT"
+                and (not (self.esmtp and c.offers("pipelining")) or verb in states.LAST_IN_GROUP)):
+            return Reject(R.PIPELINING_SYNC, command=text, close=True)
+        if c.tls_required and not self.tls_active and verb not in states.PRE_TLS:
+            return Reject(R.MUST_STARTTLS, command=text)
         return handler(self, verb, arg, text)
 
     def _refused(self, verb):

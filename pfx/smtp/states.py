@@ -44,6 +44,14 @@ HELO_REQUIRED = {
 }
 
 
+# Allowed before STARTTLS when TLS is required (smtpd_tls_security_level = encrypt).
+PRE_TLS = frozenset({"HELO", "EHLO", "STARTTLS", "NOOP", "QUIT"})
+
+# RFC 2920 section 3.1: these end a pipelined group; the client must wait for the reply.
+# (BDAT is followed by its chunk, which is not pipelining.)
+LAST_IN_GROUP = frozenset({"HELO", "EHLO", "DATA", "NOOP", "VRFY", "STARTTLS", "AUTH"})
+
+
 def refusal(phase: str, verb: str, helo_required: bool = False):
     """The Reply refusing ``verb`` in ``phase``, or None when it is allowed."""
     if helo_required and (phase, verb) in HELO_REQUIRED:

@@ -3,6 +3,7 @@
 Transcript files (tests/transcripts/*.txt):
     # comment                     ignored
     ! name = value                a ServerConfig field (int, bool yes/no, float, or a word list)
+    % split-sensitive             the outcome depends on what arrived together (only replayed whole)
     C: EHLO x                     client line, CRLF appended
     R: DATA\\n.\\n                 raw client bytes, Python escapes, nothing appended
     S: 250 ...                    expected server line
@@ -150,7 +151,7 @@ def parse_transcript(text: str):
     """-> (config kwargs, list of (client bytes block, expected lines after it)), expected lines before."""
     config, blocks, current_in, current_out, head = {}, [], None, [], []
     for raw in text.splitlines():
-        if not raw.strip() or raw.startswith("#"):
+        if not raw.strip() or raw.startswith(("#", "%")):
             continue
         if raw.startswith("! "):
             name, _, value = raw[2:].partition("=")

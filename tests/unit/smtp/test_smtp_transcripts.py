@@ -17,6 +17,8 @@ def test_transcript_whole(path):
 
 @pytest.mark.parametrize("path", TRANSCRIPTS, ids=lambda p: p.stem)
 def test_transcript_byte_at_a_time_gives_the_same_bytes(path):
+    if "% split-sensitive" in path.read_text():
+        pytest.skip("the point of this transcript is what arrives in one read")
     _, whole = run_transcript(path.read_text())
     _, bytewise = run_transcript(path.read_text(), byte_at_a_time=True)
     assert bytewise == whole
