@@ -47,7 +47,6 @@ class ServerConnection(CommandHandlers):
         self._eof = False
         self._overflow = False
         self.closed = False
-        self._close_after = False
         self._reset_after = False
         self.tls_active = False
         self.authenticated = False

@@ -29,6 +29,8 @@ class CommandHandlers:
                 and (not (self.esmtp and c.offers("pipelining")) or verb in states.LAST_IN_GROUP)):
             return Reject(R.PIPELINING_SYNC, command=text, close=True)
         if c.tls_required and not self.tls_active and verb not in states.PRE_TLS:
+            if verb == "BDAT":  # its chunk must still be read past, never run as commands
+                return self._bdat_command(verb, arg, text, R.MUST_STARTTLS)
             return Reject(R.MUST_STARTTLS, command=text)
         return handler(self, verb, arg, text)
 
@@ -75,14 +77,16 @@ class CommandHandlers:
             return Reject(R.SYNTAX_DATA, command=text)
         return Data()
 
-    def _bdat_command(self, verb, arg, text):
-        if not self.config.offers("chunking"):
-            return Reject(R.NOT_IMPLEMENTED, command=text)
+    def _bdat_command(self, verb, arg, text, gate=None):
         size, last, ok = parse_bdat(arg)
         if size is None:  # we cannot know where the chunk ends: give up on the stream
+            if not self.config.offers("chunking"):
+                return Reject(R.NOT_IMPLEMENTED, command=text)
             return Reject(R.SYNTAX_BDAT_FATAL, command=text, close=True)
         verdict = None
-        if not ok:
+        if gate is not None or not self.config.offers("chunking"):
+            verdict = Reject(gate or R.NOT_IMPLEMENTED, command=text)
+        elif not ok:
             verdict = Reject(R.SYNTAX_BDAT, command=text)
         elif (refused := self._refused(verb)) is not None:
             verdict = Reject(refused, command=text)
