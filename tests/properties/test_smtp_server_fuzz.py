@@ -3,6 +3,8 @@ and the same bytes out however the input is split. Also the fuzz entry point."""
 
 import re
 
+import attrs
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,20 +49,27 @@ def run(data: bytes, cuts: list[int], config=CONFIG) -> list[str]:
     return d.out
 
 
+CONFIGS = [CONFIG] + [attrs.evolve(CONFIG, **kw) for kw in (
+    {"smtpd_forbid_bare_newline": "reject"}, {"smtpd_forbid_bare_newline": "no"},
+    {"smtpd_discard_ehlo_keywords": frozenset({"chunking", "dsn", "enhancedstatuscodes"})},
+    {"tls_required": True, "smtpd_helo_required": True}, {"smtputf8_enable": False, "message_size_limit": 0},
+    {"smtpd_hard_error_limit": 3, "smtpd_recipient_limit": 1})]
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(streams, st.lists(st.integers(min_value=0, max_value=10**6), max_size=8))
-def test_random_input_gives_only_replies_and_bounded_buffers(data, cuts):
-    out = run(data, cuts)
+@given(streams, st.lists(st.integers(min_value=0, max_value=10**6), max_size=8), st.sampled_from(CONFIGS))
+def test_random_input_gives_only_replies_and_bounded_buffers(data, cuts, config):
+    out = run(data, cuts, config)
     for line in out:
         assert line.startswith(("M: ", "-- ")) or _REPLY.match(line), line
 
 
 @settings(max_examples=200, deadline=None)
-@given(streams, st.lists(st.integers(min_value=0, max_value=10**6), max_size=8))
-def test_output_does_not_depend_on_how_input_is_split(data, cuts):
+@given(streams, st.lists(st.integers(min_value=0, max_value=10**6), max_size=8), st.sampled_from(CONFIGS))
+def test_output_does_not_depend_on_how_input_is_split(data, cuts, config):
     # Without STARTTLS: its outcome legitimately depends on what was already received.
     data = data.replace(b"STARTTLS", b"NOOP")
-    assert run(data, cuts) == run(data, [])
+    assert run(data, cuts, config) == run(data, [], config)
 
 
 def test_a_client_sending_100_mb_without_newline_costs_o_limit_memory():
