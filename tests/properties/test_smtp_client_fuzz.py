@@ -11,7 +11,7 @@ LINES = [b"220 hi\r\n", b"250-x\r\n", b"250 ok\r\n", b"250 2.1.5 ok\r\n", b"354 
          b"421 bye\r\n", b"\r\n", b"\n", b"999 x\r\n", b"2", b"-", b" "]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(st.lists(st.one_of(st.sampled_from(LINES), st.binary(max_size=30)), max_size=30).map(b"".join),
        st.integers(min_value=1, max_value=7), st.booleans())
 def test_server_bytes_give_responses_or_protocol_error(data, step, lmtp):

@@ -26,7 +26,7 @@ def decode(data: bytes, sizes, mode="normalize", limit=16):
     return dec, bytes(out), bytes(buf) + data[pos:]
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400, deadline=None, database=None)
 @given(pieces, splits)
 def test_strict_modes_end_exactly_at_the_first_crlf_dot_crlf(data, sizes):
     # The DATA command's own CRLF counts as the first CRLF.
@@ -39,7 +39,7 @@ def test_strict_modes_end_exactly_at_the_first_crlf_dot_crlf(data, sizes):
             assert dec.done and rest == data[end + 3:]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(pieces, splits, splits)
 def test_dot_stuffing_round_trips(body, enc_sizes, dec_sizes):
     enc, wire, pos = DotEncoder(), bytearray(), 0

@@ -56,7 +56,7 @@ CONFIGS = [CONFIG] + [attrs.evolve(CONFIG, **kw) for kw in (
     {"smtpd_hard_error_limit": 3, "smtpd_recipient_limit": 1})]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(streams, st.lists(st.integers(min_value=0, max_value=10**6), max_size=8), st.sampled_from(CONFIGS))
 def test_random_input_gives_only_replies_and_bounded_buffers(data, cuts, config):
     out = run(data, cuts, config)
@@ -64,7 +64,7 @@ def test_random_input_gives_only_replies_and_bounded_buffers(data, cuts, config)
         assert line.startswith(("M: ", "-- ")) or _REPLY.match(line), line
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(streams, st.lists(st.integers(min_value=0, max_value=10**6), max_size=8), st.sampled_from(CONFIGS))
 def test_output_does_not_depend_on_how_input_is_split(data, cuts, config):
     # Without STARTTLS: its outcome legitimately depends on what was already received.
