@@ -56,6 +56,7 @@ class ServerConnection(CommandHandlers):
         self.junk_count = 0
         self.error_sleep = 0.0
         self.where = "CONNECT"  # the last command word, for "lost connection after X"
+        self.command_stats: dict[str, list[int]] = {}  # "rcpt" -> [ok, total], for the disconnect log
         self._last_crlf = True
         self._decoder: DotDecoder | None = None
         self._chunk_left = 0
@@ -253,6 +254,7 @@ class ServerConnection(CommandHandlers):
         if self.error_count >= c.smtpd_soft_error_limit:
             self.error_sleep = c.smtpd_error_sleep_time  # Postfix sleeps before each reply
         self._greeted = True
+        self._count(event, reply)
         self._apply(event, reply)
         failed = reply.code >= 400
         if failed and getattr(event, "counts", True):
@@ -264,6 +266,32 @@ class ServerConnection(CommandHandlers):
         if reply.code in (421, 521) or getattr(event, "close", False):
             self.closed = True
         return self._encode(reply)
+
+    def _count(self, event: Event, reply: Reply):
+        if isinstance(event, Reject):
+            if not event.command:
+                return  # the machine's own 421s answer no command
+            verb = event.command.split(None, 1)[0].upper() if event.command.strip() else ""
+            name = verb.lower() if verb in _COUNTED else "unknown"
+        elif reply.code in (334, 354):
+            return  # DATA and AUTH count once, at their outcome
+        else:
+            name = _EVENT_NAMES.get(type(event))
+            if name is None:
+                return
+            if name == "data" and self.in_bdat:
+                name = "bdat"
+        stat = self.command_stats.setdefault(name, [0, 0])
+        stat[0] += reply.code < 400
+        stat[1] += 1
+
+    def disconnect_summary(self) -> str:
+        """Postfix's 'ehlo=1 mail=1 rcpt=0/1 data=0/1 quit=1 commands=3/5' (ok/total when they differ)."""
+        order = [n for n in _ORDER if n in self.command_stats]
+        ok = sum(self.command_stats[n][0] for n in order)
+        total = sum(self.command_stats[n][1] for n in order)
+        fmt = lambda name, o, t: f"{name}={o}" if o == t else f"{name}={o}/{t}"  # noqa: E731
+        return " ".join([fmt(n, *self.command_stats[n]) for n in order] + [fmt("commands", ok, total)])
 
     def _apply(self, event: Event, reply: Reply):
         ok = 200 <= reply.code < 300
@@ -329,3 +357,10 @@ class ServerConnection(CommandHandlers):
         self._reset_transaction()
 
 
+# Postfix's command table order, used for the disconnect log line.
+_ORDER = ("helo", "ehlo", "starttls", "auth", "mail", "rcpt", "data", "bdat", "rset", "noop", "vrfy", "etrn",
+          "quit", "unknown")
+_COUNTED = frozenset(n.upper() for n in _ORDER) - {"UNKNOWN"}
+_EVENT_NAMES = {Helo: "helo", Ehlo: "ehlo", StartTLS: "starttls", Auth: "auth", AuthResponse: "auth", MailFrom: "mail", RcptTo: "rcpt",
+                Data: "data", EndOfData: "data", DataRejected: "data", EndOfChunk: "bdat", Rset: "rset",
+                Noop: "noop", Vrfy: "vrfy", Etrn: "etrn", Quit: "quit"}

@@ -198,3 +198,12 @@ def test_pfx_smtp_imports_no_twisted_and_modules_are_small():
                 assert name.split(".")[0] in {"pfx", "attrs", "re", "collections", "ast", "enum"}, (path, name)
                 if name.startswith("pfx."):
                     assert name.startswith(("pfx.smtp", "pfx.dsn", "pfx.errors")), (path, name)
+
+
+def test_disconnect_summary_counts_like_postfix():
+    from tests.unit.smtp.smtp_fakes import Driver
+    d = Driver(ServerConfig(hostname="mx.example", sasl_enabled=True))
+    d.feed(b"EHLO a\r\nAUTH PLAIN\r\n*\r\nMAIL FROM:<a@b>\r\nRCPT TO:<unknown@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n.\r\n"
+           b"MAIL FROM:<a@b>\r\nRCPT TO:<b@x>\r\nBDAT 1\r\nxBDAT 1 LAST\r\nyBOGUS\r\nQUIT\r\n")
+    assert d.conn.disconnect_summary() == \
+        "ehlo=1 auth=0/1 mail=2 rcpt=2/3 data=1 bdat=2 quit=1 unknown=0/1 commands=9/12"
