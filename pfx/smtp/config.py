@@ -32,6 +32,7 @@ class ServerConfig:
     disable_vrfy_command: bool = False
     smtpd_discard_ehlo_keywords: frozenset[str] = frozenset()  # lower case, see ehlo.discard_set
     smtputf8_enable: bool = True
+    soft_bounce: bool = False  # every 5xx goes out as 4xx (smtpd_chat.c), the machine's own too
     smtpd_forbid_unauth_pipelining: bool = False  # Postfix 3.9 default: yes
     tls_required: bool = False  # smtpd_tls_security_level = encrypt, before TLS is up
     tls_available: bool = False  # STARTTLS may be offered (smtpd_tls_security_level != none)

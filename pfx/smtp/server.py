@@ -330,6 +330,8 @@ class ServerConnection(CommandHandlers):
             self._reset_transaction()
 
     def _encode(self, reply: Reply) -> bytes:
+        if self.config.soft_bounce and reply.code >= 500:
+            reply = Reply(reply.code - 100, reply.dsn and reply.dsn.soften(), reply.text)
         if not self.config.offers("enhancedstatuscodes") and reply.dsn is not None:
             reply = Reply(reply.code, None, reply.text)  # Postfix strips them when not offered
         return ("\r\n".join(reply.lines()) + "\r\n").encode("utf-8", "surrogateescape")
