@@ -141,6 +141,15 @@ class ClientConnection:
             raise RemoteProtocolError("server sent data after its STARTTLS reply")
         self.extensions = {}
 
+    def auth(self, mechanism: str, initial: str | None = None) -> bytes:
+        """AUTH mechanism [initial-response]; answer each 334 with auth_response()."""
+        line = f"AUTH {mechanism}" + ("" if initial is None else f" {initial or '='}")
+        return self._command(line, "AUTH", pipelinable=False)
+
+    def auth_response(self, response: str) -> bytes:
+        """A SASL response line ("*" aborts)."""
+        return self._command(response, "AUTH", pipelinable=False)
+
     def mail(self, sender: str, params: MailParams = MailParams()) -> bytes:
         """MAIL FROM:<sender> with the parameters the server offered extensions for."""
         ext = self.extensions

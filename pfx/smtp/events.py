@@ -159,7 +159,8 @@ class Auth(Event):
 
 @attrs.frozen
 class AuthResponse(Event):
-    """A client line during a SASL exchange; "*" means the client aborts (answer AUTH_ABORTED)."""
+    """A client line during a SASL exchange; "*" means the client aborts (answer AUTH_ABORTED).
+    A Reject instead (the line was too long) also ends the exchange."""
 
     response: str
 

@@ -145,3 +145,29 @@ def test_client_refuses_misuse():
         c2.bdat(b"x")
     with pytest.raises(RemoteProtocolError):
         c2.receive_data(b"250 unasked\r\n")
+
+
+def test_client_starttls_and_auth_through_the_server():
+    server, client, flush, to_server = _pair(tls_available=True, sasl_enabled=True)
+    flush()
+    to_server(client.ehlo("c"))
+    assert "STARTTLS" in client.extensions
+    [ready] = to_server(client.starttls())
+    assert ready.reply == R.READY_TLS and server.out == [] and server.conn.tls_active
+    client.start_tls()
+    assert client.extensions == {}
+    to_server(client.ehlo("c"))
+    assert "STARTTLS" not in client.extensions and client.extensions["AUTH"] == "PLAIN"
+    [challenge] = to_server(client.auth("PLAIN"))
+    assert challenge.reply.code == 334
+    [done] = to_server(client.auth_response("AGJvYgBzZWNyZXQ="))
+    assert done.reply == R.AUTH_OK and server.conn.authenticated
+    assert client.auth("PLAIN", "") == b"AUTH PLAIN =\r\n"
+
+
+def test_client_start_tls_refuses_server_data_after_220():
+    c = ClientConnection()
+    c.receive_data(b"220 hi\r\n250-x\r\n")  # greeting, then half a reply nobody asked for yet
+    c.next_event()
+    with pytest.raises(RemoteProtocolError):
+        c.start_tls()
