@@ -26,9 +26,10 @@ from pfx.envelope import Envelope
 from pfx.errors import QueueFileCorrupt
 from pfx.queue.qid import QueueId, is_queue_id
 from pfx.queue.records import (
-    HEADER, QUEUE, STATUS_DONE, STATUS_TODO, Encoder, InfoBuilder, Policy, Record, RecType,
-    SegmentChecker, corrupt, decode_header,
+    HEADER, QUEUE, STATUS_DONE, STATUS_TODO, Policy, Record, RecType, SegmentChecker, corrupt,
+    decode_header,
 )
+from pfx.queue.stream import Encoder, InfoBuilder
 
 CREATE_MODE, READY_MODE = 0o600, 0o700
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)

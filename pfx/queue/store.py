@@ -68,6 +68,8 @@ class QueueStore:
         found = []
         if repair:
             os.makedirs(self.root, mode=0o755, exist_ok=True)
+        elif not os.path.isdir(self.root):
+            return [f"{self.root}: missing"]
         root_dev = os.stat(self.root).st_dev
         for name, mode in LAYOUT.items():
             found += self._check_dir(self.queue_dir(name), mode, repair)

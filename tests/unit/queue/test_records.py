@@ -8,9 +8,10 @@ from pfx.envelope import Client, Envelope, Recipient
 from pfx.errors import QueueFileCorrupt
 from pfx.queue import records
 from pfx.queue.records import (
-    CHUNK_SIZE, HEADER, MAILDROP, QUEUE, R, Record, SegmentChecker, Sizes, decode, decode_value,
-    describe, encode, encode_record, iter_records,
+    CHUNK_SIZE, HEADER, MAILDROP, QUEUE, R, Record, SegmentChecker, Sizes, decode_value, describe,
+    encode_record, iter_records,
 )
+from pfx.queue.stream import Encoder, decode, encode
 
 ENV = Envelope("sender@example.com", [Recipient("rcpt@example.net")], arrival=1_700_000_000.5)
 
@@ -229,7 +230,7 @@ def test_body_offset_rules():
     assert decode(encode(ENV, b"\nbody"))[0].sizes.body_offset == 0
     assert decode(encode(ENV, b"A: b\nC: d\n"))[0].sizes.body_offset == 10  # no body at all
     out = bytearray()
-    enc = records.Encoder(out.extend, ENV, arrival=1.0)
+    enc = Encoder(out.extend, ENV, arrival=1.0)
     enc.write(b"A: b\n")
     enc.write(b"\nbody\n")  # the separator arrives in the next write
     enc.finish()

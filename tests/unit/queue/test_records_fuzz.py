@@ -6,7 +6,8 @@ from hypothesis import strategies as st
 
 from pfx.envelope import Client, Envelope, Recipient
 from pfx.errors import QueueFileCorrupt
-from pfx.queue.records import CHUNK_SIZE, MAILDROP, QUEUE, decode, encode
+from pfx.queue.records import CHUNK_SIZE, MAILDROP, QUEUE
+from pfx.queue.stream import decode, encode
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 maybe = st.none() | text
