@@ -139,6 +139,11 @@ class QueueStore:
         policy = MAILDROP if queue == "maildrop" else QUEUE
         return QueueFileReader(self.path(queue, qid), policy=policy, queue_id=qid)
 
+    def read_info(self, queue: str, qid: QueueId):
+        """Envelope, sizes and recipient states without the content (postqueue -p, qmgr)."""
+        with self.open(queue, qid) as reader:
+            return reader.info
+
     def move(self, qid: QueueId, src: str, dst: str, *, mtime: float | None = None,
              sync: bool = False) -> str:
         """Rename a message from one queue to another; mtime is set first (deferred).

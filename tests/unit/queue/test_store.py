@@ -91,8 +91,7 @@ def test_a_message_moves_by_rename_through_the_queues(store):
     assert list(store.scan("deferred", due=NOW + 300)) == [qid]
     store.set_next_attempt("deferred", qid, NOW)
     assert list(store.scan("deferred", due=NOW)) == [qid]
-    with store.open("deferred", qid) as r:
-        assert r.info.sender == "s@x"
+    assert store.read_info("deferred", qid).sender == "s@x"
     with pytest.raises(FileNotFoundError):
         store.move(qid, "active", "hold")
     assert store.remove("deferred", qid) and not store.remove("deferred", qid)
