@@ -1,8 +1,10 @@
 """Queue file records: the typed, versioned record codec and its segment rules (pure bytes).
 
 A queue file is a stream of records, each a type byte, a 4-byte big-endian payload length
-and the payload (Postfix global/record.c uses a variable-length size; a fixed one keeps a
-payload's position computable, which crossing recipients off relies on). The stream is:
+and the payload (Postfix global/record.c uses a variable-length size; a fixed one makes
+every header 5 bytes, so a recipient's status byte is always at its record offset + 5).
+Payloads are at most MAX_PAYLOAD bytes, so a garbage length cannot make a reader allocate
+much. Whole files (Encoder, decode) are in stream.py. The stream is:
 
     V  C  envelope...  M  N...  X  extracted...  E
 
