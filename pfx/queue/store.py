@@ -201,13 +201,16 @@ class QueueStore:
 
     # --- scans --------------------------------------------------------------------------
 
-    def scan_paths(self, queue: str, *, ready_only: bool = True, due: float | None = None):
+    def scan_paths(self, queue: str, *, ready_only: bool | None = None, due: float | None = None):
         """Lazily yield (QueueId, path) for the messages in a queue, in directory order.
 
         One directory handle is open per level: a 100,000-file queue costs no more memory
         than a small one. Temporary and foreign names are skipped; so are files without
-        the ready bit (ready_only) and, given due, files whose mtime is after it.
+        the ready bit (ready_only; by default in incoming and maildrop, where files are
+        born) and, given due, files whose mtime is after it.
         """
+        if ready_only is None:
+            ready_only = queue in ("incoming", "maildrop")
         stack = [self.queue_dir(queue)]
         while stack:
             try:

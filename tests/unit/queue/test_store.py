@@ -130,7 +130,7 @@ def test_corrupt_file_is_quarantined_with_a_warning(tmp_path):
         store.open("active", qid)
     store.quarantine("active", qid)
     assert warnings == [f'saving corrupt file "{qid}" from queue "active" to queue "corrupt"']
-    assert store.find(qid) == "corrupt"
+    assert store.find(qid) == "corrupt" and list(store.scan("corrupt")) == [qid]
     assert mode(store.path("corrupt", qid)) == 0o400
 
 
