@@ -195,3 +195,16 @@ def test_50mb_message_with_bounded_memory(tmp_path):
     print(f"tracemalloc peaks: write {write_peak}, read {read_peak}")
     assert write_peak < 1_000_000, write_peak
     assert read_peak < 500_000, read_peak
+
+
+def test_mark_done_fsyncs_once_per_batch(tmp_path, monkeypatch):
+    qid = write(tmp_path)
+    with QueueFileReader(tmp_path / str(qid)) as r:
+        offsets = [x.offset for x in r.info.recipients]
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    mark_done(tmp_path / str(qid), offsets)
+    assert len(synced) == 1
+    with QueueFileReader(tmp_path / str(qid)) as r:
+        assert r.info.recipients == () and len(r.info.done) == 2
