@@ -1,7 +1,8 @@
 """SIGKILL a process that writes queue files, 200 times: what it acknowledged survives intact.
 
 The child forks from the test (no interpreter start-up, so 200 kills take seconds), writes
-messages of random sizes in a loop and prints "QID SHA256" on a pipe after each commit()
+messages of random sizes in a loop and, after its 0th to 3rd acknowledgement and up
+to 5 ms more, is killed. It prints "QID SHA256" on a pipe after each commit()
 returns: that line is its "250 Ok: queued". After each kill every acknowledged file must
 read back with the same content, and every file under a queue-ID name must be a complete
 message; leftovers may only be temporary files, which purge_temp removes. This is a
@@ -12,6 +13,7 @@ checked by test_qfile's order test instead.
 import hashlib
 import os
 import random
+import select
 import signal
 import time
 
@@ -36,7 +38,8 @@ def child(directory, ack_fd, seed):
         os.write(ack_fd, f"{qid} {hashlib.sha256(content).hexdigest()}\n".encode())
 
 
-def run_child(directory, seed, delay):
+def run_child(directory, seed, wait_acks, delay):
+    """Fork a writer; kill it `delay` seconds after its `wait_acks`-th acknowledgement."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child never returns to pytest
@@ -46,12 +49,20 @@ def run_child(directory, seed, delay):
         finally:
             os._exit(1)
     os.close(write_fd)
+    received = b""
+    # Counting acknowledgements, not milliseconds, keeps the test meaningful on a busy machine.
+    while received.count(b"\n") < wait_acks and select.select([read_fd], [], [], 10)[0]:
+        chunk = os.read(read_fd, 4096)
+        if not chunk:
+            break
+        received += chunk
     time.sleep(delay)
     os.kill(pid, signal.SIGKILL)
     _, status = os.waitpid(pid, 0)
     assert os.WIFSIGNALED(status), "the child stopped by itself"
     with os.fdopen(read_fd, "rb") as pipe:
-        acks = pipe.read().decode().splitlines()
+        acks = (received + pipe.read()).decode().splitlines()
+    assert len(acks) >= wait_acks
     return dict(line.split() for line in acks)  # one short os.write() each: never torn
 
 
@@ -72,7 +83,7 @@ def test_sigkill_never_loses_or_half_publishes_a_message(tmp_path):
     acked = temps = unacked = 0
     started = time.monotonic()
     for round_ in range(KILLS):
-        acks = run_child(incoming, seed=round_, delay=rng.uniform(0, 0.02))
+        acks = run_child(incoming, round_, rng.randint(0, 3), rng.uniform(0, 0.005))
         names = os.listdir(incoming)
         published = {n for n in names if is_queue_id(n)}
         assert set(acks) <= published, "an acknowledged message is missing"
@@ -93,5 +104,5 @@ def test_sigkill_never_loses_or_half_publishes_a_message(tmp_path):
     elapsed = time.monotonic() - started
     print(f"{KILLS} kills in {elapsed:.1f}s: {acked} acknowledged, {unacked} complete but "
           f"unacknowledged, {temps} temporary files left mid-write")
-    assert acked > KILLS and temps > KILLS // 4  # the kills did land both between and inside writes
+    assert temps > KILLS // 10  # some kills did land inside a write
     assert elapsed < 60
