@@ -83,12 +83,11 @@ class QueueStore:
                 found += self._check_placement(name, repair)
         return found
 
-    def _hash_dirs(self, depth=None):
-        depth = self.depth if depth is None else depth
+    def _hash_dirs(self):
         names = [""]
-        for _ in range(depth):
+        for _ in range(self.depth):
             names = [os.path.join(n, h) for n in names for h in _HEX]
-        for level in range(1, depth + 1):  # parents before children
+        for level in range(1, self.depth + 1):  # parents before children
             yield from sorted({os.path.join(*n.split(os.sep)[:level]) for n in names})
 
     def _check_dir(self, path, mode, repair):
@@ -113,15 +112,25 @@ class QueueStore:
         return found
 
     def _check_placement(self, queue, repair):
-        """Files in the wrong hash subdirectory (hash_queue_depth changed): postsuper -s."""
+        """postsuper -s: files in the wrong hash subdirectory (hash_queue_depth changed)
+        and, for messages, names that no longer match the inode (restored from a backup,
+        so the ID could clash with a new message's)."""
         found = []
         for qid, path in self.scan_paths(queue, ready_only=False):
-            want = self.path(queue, qid)
-            if path != want:
+            want, inode = self.path(queue, qid), os.lstat(path).st_ino
+            if queue in MESSAGE_QUEUES and inode != qid.inode:
+                new = QueueId.make(qid.seconds, qid.microseconds, inode)
+                found.append(f"{queue}/{qid}: does not match inode number"
+                             + (f": renamed to {new}" if repair else ""))
+                want = self.path(queue, new)
+            elif path != want:
                 found.append(f"{queue}/{qid}: misplaced" + (": moved" if repair else ""))
-                if repair:
-                    os.makedirs(os.path.dirname(want), mode=LAYOUT[queue], exist_ok=True)
-                    os.rename(path, want)
+            if repair and path != want:
+                if os.path.lexists(want):
+                    found.append(f"{want}: exists; {path} left alone")
+                    continue
+                os.makedirs(os.path.dirname(want), mode=LAYOUT[queue], exist_ok=True)
+                os.rename(path, want)
         return found
 
     # --- files --------------------------------------------------------------------------

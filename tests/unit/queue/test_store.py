@@ -69,6 +69,21 @@ def test_check_moves_files_to_the_right_hash_directory(tmp_path):
     assert list(deep.scan("deferred")) == [qid]
 
 
+def test_check_renames_a_file_whose_inode_changed(store):
+    qid = submit(store)
+    path = store.path("incoming", qid)
+    copy = path + ".restored"  # as if restored from a backup: a new inode (both exist at once)
+    pathlib.Path(copy).write_bytes(pathlib.Path(path).read_bytes())
+    os.chmod(copy, 0o700)
+    os.rename(copy, path)
+    found = store.check()
+    [new] = list(store.scan("incoming"))
+    assert found == [f"incoming/{qid}: does not match inode number: renamed to {new}"]
+    assert new.inode == os.stat(store.path("incoming", new)).st_ino
+    assert (new.seconds, new.microseconds) == (qid.seconds, qid.microseconds)
+    assert store.read_info("incoming", new).sender == "s@x"
+
+
 def test_paths_are_built_from_queue_ids_only(store):
     qid = QueueId.make(1_700_000_000, 0xABCDE, 42)
     assert store.path("incoming", qid).endswith(f"spool/incoming/{qid}")
