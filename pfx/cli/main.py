@@ -129,19 +129,15 @@ def check(config, quiet=False) -> int:
         _say(f"warning: {text}")
     s = config.settings
     queue = s.get_str("queue_directory")
-    for path in (queue, os.path.join(queue, s.get_str("process_id_directory")),
-                 s.get_str("data_directory")):
+    for path in (queue, s.get_str("data_directory")):
         try:
             os.makedirs(path, mode=0o755, exist_ok=True)
         except OSError as e:
             return _fatal(f"create directory {path}: {e.strerror}")
-    try:
-        from pfx.queue.store import check_layout  # the queue layer, once present
-    except ImportError:
-        return 0
-    problems = check_layout(queue, repair=True)
-    for text in problems:
-        _say(f"warning: {text}")
+    from pfx.queue.store import QueueStore
+    for text in QueueStore(queue).check(repair=True):
+        if not text.endswith(": created"):  # a new queue is not worth a warning
+            _say(f"warning: {text}")
     return 0
 
 
