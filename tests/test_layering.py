@@ -85,7 +85,8 @@ def check_module(name, targets):
             yield f"{name} imports {target}: pfx.smtp is sans-IO"
         if target == "twisted.internet.reactor" and mine < 4:
             yield f"{name} imports the global reactor"
-        if mine == 3 and name.rsplit(".", 1)[-1] not in REACTOR_FACING \
+        if mine == 3 and not under(name, ("pfx.runtime",)) \
+                and name.rsplit(".", 1)[-1] not in REACTOR_FACING \
                 and any(under(target, (m,)) for m in REACTOR_MODULES):
             yield f"{name} imports {target}: only service/protocol modules face the reactor"
 
