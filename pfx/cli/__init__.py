@@ -1,0 +1,1 @@
+"""Command-line programs in Postfix's shape: postmap, postalias, and the others."""
