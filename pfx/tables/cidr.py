@@ -115,6 +115,10 @@ def _matches(rule, addr):
 
 @implementer(ILookupTable)
 class CidrTable:
+    """Ordered network rules; reloaded when the file changes."""
+
+    pattern = True  # sees only whole keys (see pfx.tables.match)
+
     def __init__(self, name, flags):
         self.name = name
         self.flags = flags_or_default(flags)

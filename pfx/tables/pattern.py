@@ -168,6 +168,8 @@ def source_lines(name):
 class PatternTable:
     """An ordered rule list; reloaded when its file changes (Postfix needs a reload)."""
 
+    pattern = True  # sees only whole keys (see pfx.tables.match)
+
     def __init__(self, kind, name, compile_regex, flags):
         self.kind, self.name = kind, name
         self.flags = flags_or_default(flags)
