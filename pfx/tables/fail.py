@@ -12,7 +12,7 @@ class FailTable:
         self.name = name
 
     def lookup(self, key):
-        raise TableRetry(f"table fail:{self.name}: query error: Application error")
+        raise TableRetry(f"fail:{self.name}: Application error")
 
 
 def open_fail(name, flags):
