@@ -60,9 +60,10 @@ def read_text(path):
 def logical_lines(text):
     """Yield (line_number, text) per logical line, as Postfix's readllines() does.
 
-    A line starting with whitespace continues the previous one; blank lines and lines
-    whose first non-blank character is ``#`` are skipped, even inside a continuation.
-    The line number is that of the first physical line.
+    A line starting with whitespace continues the previous one; the newline is dropped
+    and the continuation's leading whitespace kept (Postfix gives "a\\n  b" as "a  b").
+    Blank lines and lines whose first non-blank character is ``#`` are skipped, even
+    inside a continuation. The line number is that of the first physical line.
     """
     start, parts = 0, []
     for number, raw in enumerate(text.split("\n"), 1):
@@ -71,15 +72,15 @@ def logical_lines(text):
         if not stripped or stripped.startswith("#"):
             continue
         if line[0] in " \t" and parts:
-            parts.append(stripped)
+            parts.append(line)
             continue
         if parts:
-            yield start, " ".join(parts)
+            yield start, "".join(parts).strip()
         # A first line that starts with whitespace has nothing to continue:
         # Postfix treats it as a line of its own.
-        start, parts = number, [stripped]
+        start, parts = number, [line]
     if parts:
-        yield start, " ".join(parts)
+        yield start, "".join(parts).strip()
 
 
 def split_key_value(line):

@@ -106,11 +106,11 @@ def parse_cidr(lines, label, flags):
 
 
 def _matches(rule, addr):
+    # Postfix compares only within one address family: "!0.0.0.0/0" does not match an
+    # IPv6 key (checked against the real postmap).
     if addr.version != rule.network.version:
-        inside = False
-    else:
-        inside = addr in rule.network
-    return inside != rule.negate
+        return False
+    return (addr in rule.network) != rule.negate
 
 
 @implementer(ILookupTable)
