@@ -31,10 +31,7 @@ class CidrRule:
 
 
 def parse_address(text):
-    """A key -> ip_address or None; brackets are allowed, IPv4 octets must be decimal."""
-    text = text.strip()
-    if text.startswith("[") and text.endswith("]"):
-        text = text[1:-1]
+    """A key -> ip_address or None. Like Postfix, a key in brackets is not an address."""
     try:
         return ipaddress.ip_address(text)
     except ValueError:
@@ -49,7 +46,7 @@ def parse_network(text):
     if text.startswith("[") and "]" in text:
         close = text.index("]")
         text = text[1:close] + text[close + 1:]
-    addr_text, sep, length = text.partition("/")
+    addr_text, sep, length = text.strip().partition("/")
     addr = parse_address(addr_text)
     if addr is None:
         raise CidrRuleError(f'bad net/mask pattern: "{text}"')

@@ -3,9 +3,10 @@
 Accepted as PCRE writes them: ``(?<name>..)``, ``(?'name'..)``, ``\\k<name>``,
 ``\\g{n}``, ``\\Q..\\E``, ``\\z``, ``\\Z``, ``\\h``/``\\H``, ``\\R``, possessive
 quantifiers and atomic groups (Python 3.11), lookaround, backreferences. Flags i (on by
-default), m, s, x, A, E and X behave as in PCRE; u is accepted (keys are already text).
+default), m, s, x, A, E, U (quantifiers rewritten lazy) and X behave as in PCRE; u is
+accepted (keys are already text).
 
-Differences accepted: the U (ungreedy) flag, recursion ``(?R)``/``(?1)``, ``\\K``,
+Differences accepted: recursion ``(?R)``/``(?1)``, ``\\K``,
 callouts, ``(*VERB)`` controls and Unicode properties ``\\p{..}`` are refused with a
 warning naming the line, and the rule is skipped; ``\\w``, ``\\d`` and case folding are
 ASCII-only, as PCRE without UCP; lookbehind must be fixed-width (PCRE allows
@@ -25,7 +26,7 @@ _UNSUPPORTED = [
 ]
 
 
-def translate_pcre(pattern, dollar_endonly=False):
+def translate_pcre(pattern, dollar_endonly=False, ungreedy=False):
     """PCRE syntax -> Python re syntax (see the module docstring for what is refused)."""
     out, i, n = [], 0, len(pattern)
     in_class = False
@@ -111,10 +112,35 @@ def translate_pcre(pattern, dollar_endonly=False):
             continue
         if ch == "$" and dollar_endonly:
             out.append(r"\Z")
+        elif ungreedy and ch in "*+?{" and out and out[-1] not in ("(", "(?"):
+            i = _invert_quantifier(pattern, i, out)
+            continue
         else:
             out.append(ch)
         i += 1
     return "".join(out)
+
+
+def _invert_quantifier(pattern, i, out):
+    """PCRE's U flag: a quantifier at pattern[i] becomes lazy, and ``x?`` after it greedy."""
+    if pattern[i] == "{":
+        end = pattern.find("}", i)
+        if end < 0 or not re.fullmatch(r"\{\d*(,\d*)?\}", pattern[i:end + 1]):
+            out.append("{")
+            return i + 1
+        out.append(pattern[i:end + 1])
+        i = end + 1
+    else:
+        out.append(pattern[i])
+        i += 1
+    nxt = pattern[i:i + 1]
+    if nxt == "?":
+        return i + 1  # explicitly lazy under U means greedy
+    if nxt == "+":
+        out.append("+")  # possessive stays possessive
+        return i + 1
+    out.append("?")
+    return i
 
 
 def _posix_class(name):
@@ -128,7 +154,7 @@ def _posix_class(name):
 def compile_pcre(pattern, flags):
     """``pattern`` with pcre_table flags -> compiled Python regex."""
     opts = re.ASCII | re.IGNORECASE
-    anchored = dollar_endonly = False
+    anchored = dollar_endonly = ungreedy = False
     for f in flags:
         if f == "i":
             opts ^= re.IGNORECASE
@@ -145,13 +171,13 @@ def compile_pcre(pattern, flags):
         elif f in "Xu":
             pass
         elif f == "U":
-            raise RuleError('flag "U" (ungreedy) is not supported by pfx: skipping this rule')
+            ungreedy = not ungreedy
         else:
             raise RuleError(f'unknown PCRE option "{f}": skipping this rule')
     for probe, what in _UNSUPPORTED:
         if probe.search(pattern):
             raise RuleError(f"{what} is not supported by pfx: skipping this rule")
-    text = translate_pcre(pattern, dollar_endonly)
+    text = translate_pcre(pattern, dollar_endonly, ungreedy)
     if anchored:
         text = r"\A(?:" + text + ")"
     try:
