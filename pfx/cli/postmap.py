@@ -123,6 +123,9 @@ class Program:
         source = self.source_name(name)
         try:
             text = read_text(source)
+        except TableConfigError as e:
+            raise Fatal(str(e)) from e
+        try:
             entries = self.parse(text, source, not opts.no_fold)
         except TableConfigError as e:
             # Exit 1 and leave the old .db untouched: nothing has been written yet.
