@@ -181,7 +181,7 @@ class Program:
                 if value is None:
                     continue
                 found = True
-                self.stdout.write(f"{key}\t{value}\n" if print_key else f"{value}\n")
+                self.stdout.write(f"{key}{self.kv_separator}{value}\n" if print_key else f"{value}\n")
                 break
         return found
 

@@ -47,6 +47,8 @@ class RealPostfix:
         found = {}
         for line in done.stdout.splitlines():
             key, _, value = line.partition("\t")
+            if program == REAL_POSTALIAS:
+                key = key.removesuffix(":")  # postalias prints "name:<TAB>value"
             found[key] = value
         return found
 
