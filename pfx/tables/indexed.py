@@ -25,9 +25,9 @@ import tempfile
 
 from zope.interface import implementer
 
-from pfx.errors import TableConfigError
+from pfx.errors import TableConfigError, TableRetry
 from pfx.interfaces import ILookupTable
-from pfx.tables.base import FileStamp, flags_or_default, fold_key
+from pfx.tables.base import FileStamp, flags_or_default, fold_key, warn
 
 FORMAT = "pfx-table"
 VERSION = "1"
@@ -93,8 +93,6 @@ class IndexedTable:
         try:
             row = self._conn.execute("SELECT value FROM map WHERE key = ?", (_enc(key),)).fetchone()
         except sqlite3.Error as e:
-            from pfx.errors import TableRetry
-
             raise TableRetry(f"{self.kind}:{self.path}: lookup error: {e}") from e
         return None if row is None else _dec(row[0])
 
@@ -109,7 +107,14 @@ class IndexedTable:
 
 def open_indexed(kind):
     def opener(name, flags):
-        return IndexedTable(db_path(name), kind, flags_or_default(flags).fold)
+        table = IndexedTable(db_path(name), kind, flags_or_default(flags).fold)
+        try:
+            if os.stat(name).st_mtime > os.stat(table.path).st_mtime:
+                # Postfix's warning: someone edited the source and forgot postmap.
+                warn(flags, f"database {table.path} is older than source file {name}")
+        except OSError:
+            pass  # a .db without its source is fine
+        return table
     return opener
 
 

@@ -58,7 +58,7 @@ def parse_template(text):
                 continue
             name, i = m.group(), m.end()
         if not name.isdigit():
-            raise RuleError(f'non-numeric replacement index "{name}"')
+            raise RuleError(f'non-numeric replacement index "{name}": skipping this rule')
         if literal:
             parts.append("".join(literal))
             literal = []
@@ -127,7 +127,7 @@ def parse_rules(lines, label, compile_regex, flags):
                 raise RuleError("$number found in negative match replacement text: "
                                 "skipping this rule")
             for g in groups:
-                if g > regex.groups or (g == 0 and False):
+                if g > regex.groups:
                     raise RuleError(f'out of range replacement index "{g}": skipping this rule')
             rules.append(Rule("match", number, regex, negate, template))
         except RuleError as e:
