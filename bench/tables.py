@@ -101,7 +101,8 @@ def main(argv=None):
     print(f"pfx .db size: {size / 1e6:.1f} MB", end="")
     if real:
         print(f"; postmap .db size: {os.path.getsize(real_src + '.db') / 1e6:.1f} MB")
-        print(f"ratio pfx/postmap build time: {figures['pfx build'] / figures['postmap build']:.2f}")
+        build_ratio = figures["pfx build"] / figures["postmap build"]
+        print(f"ratio pfx/postmap build time: {build_ratio:.2f}")
         print(f"ratio pfx/postmap -q - time:  {figures['pfx -q -'] / figures['postmap -q -']:.2f}")
         print(f"ratio pfx lookup() / postmap -q - (per key): "
               f"{figures['pfx lookup()'] / figures['postmap -q -']:.2f}")

@@ -1,4 +1,4 @@
-"""``pfx postalias`` and ``pfx newaliases``: aliases(5) files into hash tables, postalias(1)'s flags.
+"""``pfx postalias`` and ``pfx newaliases``: aliases(5) files into hash tables (postalias(1)).
 
 postalias takes the same flags and exit statuses as postmap (pfx/cli/postmap.py); the
 source is parsed as aliases(5) (pfx/tables/aliases.py) and ``-s`` prints

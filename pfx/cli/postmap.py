@@ -181,7 +181,8 @@ class Program:
                 if value is None:
                     continue
                 found = True
-                self.stdout.write(f"{key}{self.kv_separator}{value}\n" if print_key else f"{value}\n")
+                line = f"{key}{self.kv_separator}{value}" if print_key else value
+                self.stdout.write(line + "\n")
                 break
         return found
 

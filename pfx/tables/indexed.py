@@ -120,6 +120,10 @@ def open_indexed(kind):
     return opener
 
 
+open_hash = open_indexed("hash")
+open_btree = open_indexed("btree")
+
+
 def _create_schema(conn, kind):
     conn.execute("CREATE TABLE meta(name TEXT PRIMARY KEY, value TEXT)")
     conn.execute("CREATE TABLE map(key BLOB PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID")

@@ -1,4 +1,4 @@
-"""``sqlite:/etc/pfx/file.cf`` tables (sqlite_table(5)): a config file naming a database and a query.
+"""``sqlite:/etc/pfx/file.cf`` tables (sqlite_table(5)): a config file naming a query.
 
 The file has ``name = value`` lines: ``dbpath``, ``query`` (or the legacy ``table``,
 ``select_field``, ``where_field``, ``additional_conditions``), ``result_format``,

@@ -30,35 +30,39 @@ class LazyTableType:
         return f"<table type {self.name}: {self._module}.{self._factory}>"
 
 
-def _indexed(kind):
-    def opener(name, flags):
-        from pfx.tables.indexed import open_indexed
-
-        return open_indexed(kind)(name, flags)
-    return opener
-
-
 # (name, description, module, factory): the single list of built-in types.
 BUILTIN = (
-    ("hash", "indexed file name.db built by postmap (SQLite format)", "pfx.tables.types", "open_hash"),
-    ("btree", "indexed file name.db built by postmap, key order (SQLite format)", "pfx.tables.types", "open_btree"),
-    ("texthash", "postmap source file read into memory", "pfx.tables.texthash", "open_texthash"),
-    ("inline", "inline:{ key=value, ... } written in main.cf", "pfx.tables.inline", "open_inline"),
-    ("static", "static:value, the same answer for every key", "pfx.tables.static", "open_static"),
-    ("regexp", "POSIX regular expression table, regexp_table(5)", "pfx.tables.regexp", "open_regexp"),
-    ("pcre", "Perl-compatible regular expression table, pcre_table(5)", "pfx.tables.pcre", "open_pcre"),
-    ("cidr", "IPv4/IPv6 network table, cidr_table(5)", "pfx.tables.cidr", "open_cidr"),
-    ("environ", "this process's environment", "pfx.tables.environ", "open_environ"),
-    ("unix", "unix:passwd.byname and unix:group.byname", "pfx.tables.unix", "open_unix"),
-    ("fail", "a table whose lookups always fail soft", "pfx.tables.fail", "open_fail"),
-    ("unionmap", "unionmap:{t1, t2}: all answers, comma-joined", "pfx.tables.unionmap", "open_unionmap"),
-    ("pipemap", "pipemap:{t1, t2}: each answer is the next key", "pfx.tables.unionmap", "open_pipemap"),
-    ("proxy", "proxy:type:name, passed through to the inner table", "pfx.tables.proxy", "open_proxy"),
-    ("sqlite", "SQLite query table, sqlite_table(5)", "pfx.tables.sqlite", "open_sqlite"),
+    ("hash", "indexed file name.db built by postmap (SQLite format)",
+     "pfx.tables.indexed", "open_hash"),
+    ("btree", "indexed file name.db built by postmap, key order (SQLite format)",
+     "pfx.tables.indexed", "open_btree"),
+    ("texthash", "postmap source file read into memory",
+     "pfx.tables.texthash", "open_texthash"),
+    ("inline", "inline:{ key=value, ... } written in main.cf",
+     "pfx.tables.inline", "open_inline"),
+    ("static", "static:value, the same answer for every key",
+     "pfx.tables.static", "open_static"),
+    ("regexp", "POSIX regular expression table, regexp_table(5)",
+     "pfx.tables.regexp", "open_regexp"),
+    ("pcre", "Perl-compatible regular expression table, pcre_table(5)",
+     "pfx.tables.pcre", "open_pcre"),
+    ("cidr", "IPv4/IPv6 network table, cidr_table(5)",
+     "pfx.tables.cidr", "open_cidr"),
+    ("environ", "this process's environment",
+     "pfx.tables.environ", "open_environ"),
+    ("unix", "unix:passwd.byname and unix:group.byname",
+     "pfx.tables.unix", "open_unix"),
+    ("fail", "a table whose lookups always fail soft",
+     "pfx.tables.fail", "open_fail"),
+    ("unionmap", "unionmap:{t1, t2}: all answers, comma-joined",
+     "pfx.tables.unionmap", "open_unionmap"),
+    ("pipemap", "pipemap:{t1, t2}: each answer is the next key",
+     "pfx.tables.unionmap", "open_pipemap"),
+    ("proxy", "proxy:type:name, passed through to the inner table",
+     "pfx.tables.proxy", "open_proxy"),
+    ("sqlite", "SQLite query table, sqlite_table(5)",
+     "pfx.tables.sqlite", "open_sqlite"),
 )
-
-open_hash = _indexed("hash")
-open_btree = _indexed("btree")
 
 
 def builtin_types():

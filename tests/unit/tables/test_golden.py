@@ -1,4 +1,4 @@
-"""Golden tests: each golden/NAME.TYPE source with NAME.TYPE.ref queries, in pfx and in real postmap."""
+"""Golden tests: golden/NAME.TYPE sources with NAME.TYPE.ref answers, in pfx and real postmap."""
 
 from pathlib import Path
 

@@ -67,7 +67,8 @@ def test_header_and_body_query_modes(tmp_path):
 
 def test_show_delete_and_incremental(source):
     pm([f"hash:{source}"])
-    assert pm(["-s", f"hash:{source}"])[1] == "dup\tone\nexample.com\tOK\nuser@example.com\tREJECT\n"
+    assert pm(["-s", f"hash:{source}"])[1] == \
+        "dup\tone\nexample.com\tOK\nuser@example.com\tREJECT\n"
     assert pm(["-d", "DUP", f"hash:{source}"])[0] == 0
     assert pm(["-d", "dup", f"hash:{source}"])[0] == 1
     assert pm(["-d", "-", f"hash:{source}"], stdin="nope\nexample.com\n")[0] == 0

@@ -1,4 +1,4 @@
-"""Tables named entirely by their spec (inline, static, unionmap, pipemap, unix, ...), and surrogates."""
+"""Tables named by their spec alone (inline, static, unionmap, pipemap, unix, ...); surrogates."""
 
 import os
 import pwd

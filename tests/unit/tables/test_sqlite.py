@@ -33,7 +33,8 @@ def cf(tmp_path, db, **settings):
 
 
 def test_query_with_quoting_and_folding(tmp_path, db, registry):
-    table = registry.open_strict(cf(tmp_path, db, query="SELECT dest FROM users WHERE address='%s'"))
+    query = "SELECT dest FROM users WHERE address='%s'"
+    table = registry.open_strict(cf(tmp_path, db, query=query))
     assert table.lookup("Bob@Example.com") == "bob@mail.example.com"
     assert table.lookup("o'neil@example.com") == "oneil@mail.example.com"
     assert table.lookup("multi@example.com") == "one@x,two@y"
