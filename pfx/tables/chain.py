@@ -9,8 +9,24 @@ importing Twisted.
 
 from zope.interface import implementer
 
+from pfx.errors import TableRetry
 from pfx.interfaces import ILookupTable
-from pfx.tables.base import split_braced_list
+from pfx.tables.base import log, split_braced_list
+
+
+def safe_lookup(table, key):
+    """``table.lookup(key)``, with any unexpected exception turned into a soft error.
+
+    A bug in a (third-party) table type must defer mail, not crash the caller; the
+    traceback goes to the log.
+    """
+    try:
+        return table.lookup(key)
+    except TableRetry:
+        raise
+    except Exception as e:
+        log.exception("table %r: lookup of %r failed", table, key)
+        raise TableRetry(f"{table!r}: lookup failed: {type(e).__name__}: {e}") from e
 
 
 def split_table_list(text):
@@ -31,7 +47,7 @@ class TableChain:
 
     def _from(self, index, key):
         for i in range(index, len(self.tables)):
-            value = self.tables[i].lookup(key)
+            value = safe_lookup(self.tables[i], key)
             if value is None:
                 continue
             if hasattr(value, "addCallback"):

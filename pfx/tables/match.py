@@ -21,6 +21,8 @@ import ipaddress
 
 import attrs
 
+from pfx.tables.chain import safe_lookup
+
 FULL = "full"
 PARTIAL = "partial"
 
@@ -200,7 +202,7 @@ def find(tables, keys, extension="", keeps_extension=()):
         for table in tables:
             if kind == PARTIAL and is_pattern_table(table):
                 continue
-            value = table.lookup(key)
+            value = safe_lookup(table, key)
             if value is not None:
                 return Match(value, key, "" if key in keeps_extension else extension)
     return None

@@ -63,7 +63,7 @@ class SurrogateTable:
             self._next_try = self._clock() + self._retry_interval
             try:
                 self._real = self._reopen()
-            except TableConfigError as e:
+            except Exception as e:
                 self.reason = str(e)
         if self._real is not None:
             return self._real.lookup(key)
@@ -124,9 +124,12 @@ class Registry:
             return table
         try:
             table = self.open_strict(spec, flags)
-        except TableConfigError as e:
-            self._warn(f"{spec} is unavailable. {e}")
-            table = SurrogateTable(spec, str(e), reopen=lambda: self.open_strict(spec, flags),
+        except Exception as e:  # a broken plugin too: the daemon must keep running
+            reason = str(e) if isinstance(e, TableConfigError) else f"{type(e).__name__}: {e}"
+            if not isinstance(e, TableConfigError):
+                log.exception("opening %s", spec)
+            self._warn(f"{spec} is unavailable. {reason}")
+            table = SurrogateTable(spec, reason, reopen=lambda: self.open_strict(spec, flags),
                                    retry_interval=self._retry_interval, clock=self._clock,
                                    warn=self._warn)
         self._cache[key] = table

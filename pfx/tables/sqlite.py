@@ -99,6 +99,12 @@ class SqliteTable:
             self.limit = int(settings.get("expansion_limit", "0"))
         except ValueError:
             raise TableConfigError(f"{path}: bad expansion_limit") from None
+        for template in (self.query, self.result_format):
+            try:
+                # Refuse a bad %-escape now, not at the first lookup.
+                expand(template, "u@a.b.c.d.e.f.g.h.i", str, upper_key="u@a.b.c.d.e.f.g.h.i")
+            except _Suppressed:
+                pass
         try:
             self.conn = sqlite3.connect(f"file:{self.dbpath}?mode=ro", uri=True,
                                         check_same_thread=False)

@@ -147,3 +147,24 @@ def test_texthash_reloads_after_change(tmp_path, registry):
     path.write_text("a 22\n")
     os.utime(path, ns=(1, 1))  # a different mtime even within one clock tick
     assert table.lookup("a") == "22"
+
+
+def test_a_broken_plugin_becomes_a_surrogate_and_lookups_fail_soft(warnings):
+    from pfx.tables.chain import TableChain
+
+    class Broken:
+        name, description = "broken", "raises the wrong things"
+
+        def open(self, name, flags):
+            raise RuntimeError("bug in open")
+
+    class Buggy:
+        def lookup(self, key):
+            raise KeyError(key)
+
+    registry = Registry({"broken": Broken()}, warn=warnings.append)
+    with pytest.raises(TableRetry):
+        registry.open("broken:x").lookup("k")
+    assert "RuntimeError: bug in open" in warnings[0]
+    with pytest.raises(TableRetry, match="KeyError"):
+        TableChain([Buggy()]).lookup("k")

@@ -90,3 +90,8 @@ def test_config_errors(tmp_path, db, registry):
 
 def test_expand_percent_and_labels():
     assert expand("%% %s %3", "u@a.b.c", str) == "% u@a.b.c a"
+
+
+def test_bad_expansion_is_refused_at_open(tmp_path, db, registry):
+    with pytest.raises(TableConfigError, match="invalid expansion"):
+        registry.open_strict(cf(tmp_path, db, query="SELECT dest FROM users WHERE a='%x'"))
