@@ -184,6 +184,8 @@ def compile_pcre(pattern, flags):
         return re.compile(text, opts)
     except re.error as e:
         raise RuleError(f"error in regex at offset {e.pos}: {e.msg}") from e
+    except (OverflowError, RecursionError) as e:  # huge {n} counts, absurd nesting
+        raise RuleError(f"regular expression too large: {e}") from e
 
 
 def open_pcre(name, flags):

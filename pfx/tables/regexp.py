@@ -118,6 +118,8 @@ def compile_regexp(pattern, flags):
         return re.compile(translate_posix(pattern, extended, multiline), opts)
     except re.error as e:
         raise RuleError(f"Invalid regular expression: {e}") from e
+    except (OverflowError, RecursionError) as e:  # huge {n} counts, absurd nesting
+        raise RuleError(f"regular expression too large: {e}") from e
 
 
 def open_regexp(name, flags):
