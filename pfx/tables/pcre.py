@@ -11,6 +11,9 @@ callouts, ``(*VERB)`` controls and Unicode properties ``\\p{..}`` are refused wi
 warning naming the line, and the rule is skipped; ``\\w``, ``\\d`` and case folding are
 ASCII-only, as PCRE without UCP; lookbehind must be fixed-width (PCRE allows
 alternatives of different fixed widths).
+
+Inline options such as ``a(?i)b|c`` are allowed anywhere, as in PCRE: Python accepts
+them only at the start, so the rest of the group becomes ``a(?i:b)|(?i:c)``.
 """
 
 import re
@@ -26,12 +29,20 @@ _UNSUPPORTED = [
 ]
 
 
+_OPTION_SETTING = re.compile(r"\(\?([a-zA-Z]*(?:-[a-zA-Z]*)?)\)")
+_QUANTIFIER = re.compile(r"[*+?]|\{\d*,?\d*\}")
+
+
 def translate_pcre(pattern, dollar_endonly=False, ungreedy=False):
     """PCRE syntax -> Python re syntax (see the module docstring for what is refused)."""
     out, i, n = [], 0, len(pattern)
-    in_class = False
+    in_class = prev_assert = False
+    scopes = [[]]  # per open group: inline option settings turned into scoped groups
     while i < n:
         ch = pattern[i]
+        if not in_class and prev_assert and _QUANTIFIER.match(pattern, i):
+            raise RuleError("quantifier does not follow a repeatable item")
+        prev_assert = False
         if ch == "\\" and i + 1 < n:
             nxt = pattern[i + 1]
             if nxt == "Q":
@@ -44,6 +55,7 @@ def translate_pcre(pattern, dollar_endonly=False, ungreedy=False):
                 i += 2
                 continue
             if not in_class:
+                prev_assert = nxt in "zZAbBG"
                 m = re.compile(r"\\k(?:<(\w+)>|'(\w+)'|\{(\w+)\})").match(pattern, i)
                 if m:
                     out.append(f"(?P={m.group(1) or m.group(2) or m.group(3)})")
@@ -101,6 +113,28 @@ def translate_pcre(pattern, dollar_endonly=False, ungreedy=False):
                 out.append(r"\]")
                 i += 1
             continue
+        if ch == "(":
+            m = _OPTION_SETTING.match(pattern, i)
+            if m:
+                # Python allows (?i) only at the very start: scope it to the rest of
+                # this group, closed again before each | (see the docstring).
+                options = m.group(1)
+                if set(options) - set("imsx-"):
+                    raise RuleError(f"unsupported inline option (?{options})")
+                if options.strip("-"):
+                    scopes[-1].append(options)
+                    out.append(f"(?{options}:")
+                i = m.end()
+                continue
+            scopes.append([])
+        elif ch == ")" and len(scopes) > 1:
+            out.append(")" * len(scopes.pop()))
+        elif ch == "|":
+            out.append(")" * len(scopes[-1]) + "|" + "".join(f"(?{o}:" for o in scopes[-1]))
+            i += 1
+            continue
+        elif ch in "^$":
+            prev_assert = True
         if pattern.startswith("(?<", i) and pattern[i + 3:i + 4] not in ("=", "!"):
             out.append("(?P<")
             i += 3
@@ -118,6 +152,7 @@ def translate_pcre(pattern, dollar_endonly=False, ungreedy=False):
         else:
             out.append(ch)
         i += 1
+    out.append(")" * len(scopes[0]))
     return "".join(out)
 
 

@@ -60,43 +60,128 @@ def translate_bracket(pattern, i, newline_special):
     raise RuleError("Unmatched [ or [^")
 
 
-def translate_posix(pattern, extended=True, newline_special=False):
-    """A POSIX ERE (or BRE when not ``extended``) -> Python re syntax."""
-    out, i, n = [], 0, len(pattern)
-    bre_specials = {"(": "(", ")": ")", "{": "{", "}": "}", "|": "|", "+": "+", "?": "?"}
+_INTERVAL = re.compile(r"(\d*)(,(\d*))?")
+_RE_DUP_MAX = 0x7FFF
+
+
+def _interval(pattern, i, close):
+    """Parse ``{n}``, ``{n,}``, ``{n,m}``, ``{,m}`` after pattern[i-1]; -> (text, next index)."""
+    end = pattern.find(close, i)
+    m = _INTERVAL.fullmatch(pattern, i, end) if end >= 0 else None
+    if m is None or not (m.group(1) or m.group(3)):
+        raise RuleError("Unmatched \\{ or invalid content of \\{\\}")
+    low = int(m.group(1) or 0)
+    high = low if m.group(2) is None else (int(m.group(3)) if m.group(3) else None)
+    if high is not None and high < low:
+        raise RuleError("Invalid content of \\{\\}")
+    if max(low, high or 0) > _RE_DUP_MAX:
+        raise RuleError("Regular expression too big")
+    text = "{%d}" % low if m.group(2) is None else "{%d,%s}" % (low, "" if high is None else high)
+    return text, end + len(close)
+
+
+def _tokens(pattern, extended, newline_special):
+    """Split a POSIX pattern into (kind, python_text): atom, open, close, alt, quant, anchor."""
+    i, n, depth = 0, len(pattern), 0
+    at_start = True  # BRE: where * is literal and ^ is an anchor
     while i < n:
         ch = pattern[i]
         if ch == "[":
             text, i = translate_bracket(pattern, i, newline_special)
-            out.append(text)
+            yield "atom", text
+            at_start = False
             continue
         if ch == "\\":
             if i + 1 >= n:
                 raise RuleError("Trailing backslash")
-            nxt = pattern[i + 1]
-            i += 2
-            if not extended and nxt in bre_specials:
-                out.append(bre_specials[nxt])
-            elif nxt == "<":
-                out.append(r"\b(?=\w)")
-            elif nxt == ">":
-                out.append(r"\b(?<=\w)")
-            elif nxt == "`":
-                out.append(r"\A")
-            elif nxt == "'":
-                out.append(r"\Z")
-            elif nxt in "wWsSbB123456789":
-                out.append("\\" + nxt)
+            nxt, i = pattern[i + 1], i + 2
+            if not extended and nxt == "(":
+                depth += 1
+                yield "open", "("
+                at_start = True
+                continue
+            if not extended and nxt == ")":
+                depth -= 1
+                yield "close", ")"
+            elif not extended and nxt == "{":
+                text, i = _interval(pattern, i, "\\}")
+                yield "quant", text
+            elif not extended and nxt == "|":
+                yield "alt", "|"
+                at_start = True
+                continue
+            elif not extended and nxt in "+?":
+                yield "quant", nxt
+            elif nxt in "<>`'bB":
+                yield "anchor", {"<": r"\b(?=\w)", ">": r"\b(?<=\w)", "`": r"\A",
+                                 "'": r"\Z"}.get(nxt, "\\" + nxt)
+            elif nxt in "wWsS123456789":
+                yield "atom", "\\" + nxt
             else:
-                out.append(re.escape(nxt))
+                yield "atom", re.escape(nxt)
+            at_start = False
             continue
-        if not extended and ch in "(){}|+?":
-            out.append("\\" + ch)
-        elif ch == "$" and not newline_special:
-            out.append(r"\Z")
+        if extended and ch == "(":
+            depth += 1
+            yield "open", "("
+        elif extended and ch == ")" and depth > 0:
+            depth -= 1
+            yield "close", ")"
+        elif extended and ch == "|":
+            yield "alt", "|"
+        elif ch in "*+?" and (extended or ch == "*") and not (ch == "*" and at_start and
+                                                             not extended):
+            yield "quant", ch
+        elif extended and ch == "{":
+            text, i = _interval(pattern, i + 1, "}")
+            yield "quant", text
+            at_start = False
+            continue
+        elif ch == "^" and (extended or at_start):
+            yield "anchor", "^"
+            i += 1
+            continue  # BRE: "^*" keeps * literal
+        elif ch == "$" and (extended or i + 1 == n or pattern.startswith(("\\)", "\\|"), i + 1)):
+            yield "anchor", "$" if newline_special else r"\Z"
+        elif ch == ".":
+            yield "atom", "."
         else:
-            out.append(ch)
+            yield "atom", re.escape(ch)
+        at_start = False
         i += 1
+    if depth > 0:
+        raise RuleError("Unmatched ( or \\(")
+
+
+def translate_posix(pattern, extended=True, newline_special=False):
+    """A POSIX ERE (or BRE when not ``extended``) -> Python re syntax.
+
+    glibc accepts a quantifier on a quantified atom (``a**``, ``a+{2}``: the whole
+    repeated atom is repeated again); Python does not, or reads ``*+`` as possessive,
+    so such an atom is wrapped in ``(?:...)`` first. A quantifier with nothing to
+    repeat, or an invalid ``{...}``, is an error as in glibc.
+    """
+    out, atom_start, quantified, groups = [], None, False, []
+    for kind, text in _tokens(pattern, extended, newline_special):
+        if kind == "quant":
+            if atom_start is None:
+                raise RuleError("Invalid preceding regular expression")
+            if quantified:
+                out[atom_start:] = ["(?:", *out[atom_start:], ")"]
+            out.append(text)
+            quantified = True
+            continue
+        quantified = False
+        if kind == "atom":
+            atom_start = len(out)
+        elif kind == "open":
+            groups.append(len(out))
+            atom_start = None
+        elif kind == "close":
+            atom_start = groups.pop()
+        else:
+            atom_start = None
+        out.append(text)
     return "".join(out)
 
 
