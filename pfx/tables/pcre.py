@@ -17,6 +17,7 @@ them only at the start, so the rest of the group becomes ``a(?i:b)|(?i:c)``.
 """
 
 import re
+import warnings
 
 from pfx.tables.pattern import PatternTable, RuleError
 
@@ -88,13 +89,12 @@ def translate_pcre(pattern, dollar_endonly=False, ungreedy=False):
         if in_class:
             if ch == "]" and out[-1] not in ("[", "[^"):
                 in_class = False
-            elif ch == "[" and pattern[i + 1:i + 2] == ":":
+            elif ch == "[" and pattern[i + 1:i + 2] == ":" and pattern.find(":]", i) > 0:
                 end = pattern.find(":]", i)
-                if end > 0:
-                    out.append(_posix_class(pattern[i + 2:end]))
-                    i = end + 2
-                    continue
-            elif ch in "&|~[":
+                out.append(_posix_class(pattern[i + 2:end]))
+                i = end + 2
+                continue
+            elif ch in "&|~[" or (ch == "-" and out[-1].endswith("-")):
                 out.append("\\" + ch)  # Python warns about these as future set syntax
                 i += 1
                 continue
@@ -216,7 +216,9 @@ def compile_pcre(pattern, flags):
     if anchored:
         text = r"\A(?:" + text + ")"
     try:
-        return re.compile(text, opts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FutureWarnings about set syntax: not the user's
+            return re.compile(text, opts)
     except re.error as e:
         raise RuleError(f"error in regex at offset {e.pos}: {e.msg}") from e
     except (OverflowError, RecursionError) as e:  # huge {n} counts, absurd nesting

@@ -11,6 +11,7 @@ can change what ``$n`` captures in patterns like ``(a|ab)``.
 """
 
 import re
+import warnings
 
 from pfx.tables.pattern import PatternTable, RuleError
 
@@ -31,7 +32,7 @@ def translate_bracket(pattern, i, newline_special):
         if newline_special:
             out.append(r"\n")
         i += 1
-    first = True
+    first, in_range = True, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "]" and not first:
@@ -52,10 +53,12 @@ def translate_bracket(pattern, i, newline_special):
                 out.append("".join("\\" + c if c in _BRACKET_ESCAPE else c for c in name))
             i = end + 2
             continue
-        if ch == "-" and not at_start and pattern[i + 1:i + 2] != "]":
-            out.append("-")  # a range
+        if ch == "-" and not at_start and not in_range and pattern[i + 1:i + 2] != "]":
+            out.append("-")  # a range operator; the next character is its end
+            in_range = True
         else:
             out.append("\\" + ch if ch in _BRACKET_ESCAPE else ch)
+            in_range = False
         i += 1
     raise RuleError("Unmatched [ or [^")
 
@@ -200,7 +203,9 @@ def compile_regexp(pattern, flags):
     opts = re.ASCII | (re.IGNORECASE if icase else 0)
     opts |= re.MULTILINE if multiline else re.DOTALL
     try:
-        return re.compile(translate_posix(pattern, extended, multiline), opts)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # FutureWarnings about set syntax: not the user's
+            return re.compile(translate_posix(pattern, extended, multiline), opts)
     except re.error as e:
         raise RuleError(f"Invalid regular expression: {e}") from e
     except (OverflowError, RecursionError) as e:  # huge {n} counts, absurd nesting
