@@ -66,14 +66,19 @@ def logical_lines(text):
     inside a continuation. The line number is that of the first physical line.
     """
     start, parts = 0, []
-    for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+    for number, line in enumerate(text.split("\n"), 1):
+        if line.endswith("\r"):
+            line = line[:-1]
+        first = line[:1]
+        if not first or first == "#":
             continue
-        if line[0] in " \t" and parts:
-            parts.append(line)
-            continue
+        if first in " \t":
+            stripped = line.strip()
+            if not stripped or stripped[0] == "#":
+                continue
+            if parts:
+                parts.append(line)
+                continue
         if parts:
             yield start, "".join(parts).strip()
         # A first line that starts with whitespace has nothing to continue:
@@ -98,11 +103,15 @@ def parse_source(text, path, fold=True):
     ``postmap`` leaves the previous ``.db`` in place (see pfx/cli/postmap.py).
     """
     entries = []
+    append = entries.append  # a million-line source spends its time in this loop
     for number, line in logical_lines(text):
-        key, value = split_key_value(line)
-        if not value:
+        fields = line.split(None, 1)
+        if len(fields) < 2:
             raise TableConfigError(f"{path}, line {number}: expected format: key whitespace value")
-        entries.append((number, fold_key(key) if fold else key, value))
+        key = fields[0]
+        if fold:
+            key = key.lower() if key.isascii() else key.casefold()
+        append((number, key, fields[1]))
     return entries
 
 

@@ -139,14 +139,14 @@ def collect(entries, dup="warn", warn=None, label=""):
     """
     table = {}
     for key, value in entries:
-        k = _enc(key)
+        k = key.encode("utf-8", _SE)
         if k in table:
             if dup == "replace":
-                table[k] = _enc(value)
+                table[k] = value.encode("utf-8", _SE)
             elif dup == "warn" and warn is not None:
                 warn(f'{label}: duplicate entry: "{key}"')
             continue
-        table[k] = _enc(value)
+        table[k] = value.encode("utf-8", _SE)
     return table
 
 

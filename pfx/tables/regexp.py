@@ -104,6 +104,8 @@ def _tokens(pattern, extended, newline_special):
                 at_start = True
                 continue
             if not extended and nxt == ")":
+                if depth == 0:
+                    raise RuleError("Unmatched ) or \\)")
                 depth -= 1
                 yield "close", ")"
             elif not extended and nxt == "{":

@@ -15,7 +15,7 @@ from zope.interface import implementer
 
 from pfx.errors import TableConfigError, TableRetry
 from pfx.interfaces import ILookupTable
-from pfx.tables.base import TableFlags, flags_or_default, log
+from pfx.tables.base import TableFlags, log
 
 _TYPE_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -94,6 +94,7 @@ class Registry:
         return sorted(self.types)
 
     def flags(self, fold=None):
+        """The TableFlags this registry passes to ITableType.open()."""
         return TableFlags(fold=self._fold if fold is None else fold,
                           opener=self.open, warn=self._warn)
 
@@ -103,7 +104,7 @@ class Registry:
         provider = self.types.get(kind)
         if provider is None:
             raise TableConfigError(f"unsupported dictionary type: {kind}")
-        flags = flags_or_default(flags)
+        flags = self.flags() if flags is None else flags
         if flags.opener is None or flags.warn is None:
             flags = TableFlags(fold=flags.fold, opener=flags.opener or self.open,
                                warn=flags.warn or self._warn)
