@@ -85,85 +85,79 @@ def _interval(pattern, i, close):
 
 def _tokens(pattern, extended, newline_special):
     """Split a POSIX pattern into (kind, python_text): atom, open, close, alt, quant, anchor."""
-    i, n, depth = 0, len(pattern), 0
-    at_start = True  # BRE: where * is literal and ^ is an anchor
+    toks, i, n, depth = [], 0, len(pattern), 0
+
+    def leading():
+        # BRE: where ^ is an anchor and * a literal (glibc also makes * literal after an anchor).
+        return not toks or toks[-1][0] in ("open", "alt")
+
     while i < n:
         ch = pattern[i]
         if ch == "[":
             text, i = translate_bracket(pattern, i, newline_special)
-            yield "atom", text
-            at_start = False
+            toks.append(("atom", text))
             continue
+        i += 1
         if ch == "\\":
-            if i + 1 >= n:
+            if i >= n:
                 raise RuleError("Trailing backslash")
-            nxt, i = pattern[i + 1], i + 2
+            nxt, i = pattern[i], i + 1
             if not extended and nxt == "(":
                 depth += 1
-                yield "open", "("
-                at_start = True
-                continue
-            if not extended and nxt == ")":
+                toks.append(("open", "("))
+            elif not extended and nxt == ")":
                 if depth == 0:
                     raise RuleError("Unmatched ) or \\)")
                 depth -= 1
-                yield "close", ")"
+                toks.append(("close", ")"))
             elif not extended and nxt == "{":
                 text, i = _interval(pattern, i, "\\}")
-                yield "quant", text
+                toks.append(("quant", text))
             elif not extended and nxt == "|":
-                yield "alt", "|"
-                at_start = True
-                continue
+                toks.append(("alt", "|"))
             elif not extended and nxt in "+?":
-                yield "quant", nxt
+                toks.append(("quant", nxt))
             elif nxt in "<>`'bB":
-                yield "anchor", {"<": r"\b(?=\w)", ">": r"\b(?<=\w)", "`": r"\A",
-                                 "'": r"\Z"}.get(nxt, "\\" + nxt)
+                toks.append(("anchor", {"<": r"\b(?=\w)", ">": r"\b(?<=\w)", "`": r"\A",
+                                        "'": r"\Z"}.get(nxt, "\\" + nxt)))
             elif nxt in "wWsS123456789":
-                yield "atom", "\\" + nxt
+                toks.append(("atom", "\\" + nxt))
             else:
-                yield "atom", re.escape(nxt)
-            at_start = False
-            continue
-        if extended and ch == "(":
+                toks.append(("atom", re.escape(nxt)))
+        elif extended and ch == "(":
             depth += 1
-            yield "open", "("
+            toks.append(("open", "("))
         elif extended and ch == ")" and depth > 0:
             depth -= 1
-            yield "close", ")"
+            toks.append(("close", ")"))
         elif extended and ch == "|":
-            yield "alt", "|"
-        elif ch in "*+?" and (extended or ch == "*") and not (ch == "*" and at_start and
-                                                             not extended):
-            yield "quant", ch
+            toks.append(("alt", "|"))
+        elif extended and ch in "*+?":
+            toks.append(("quant", ch))
         elif extended and ch == "{":
-            text, i = _interval(pattern, i + 1, "}")
-            yield "quant", text
-            at_start = False
-            continue
-        elif ch == "^" and (extended or at_start):
-            yield "anchor", "^"
-            i += 1
-            continue  # BRE: "^*" keeps * literal
-        elif ch == "$" and (extended or i + 1 == n or pattern.startswith(("\\)", "\\|"), i + 1)):
-            yield "anchor", "$" if newline_special else r"\Z"
+            text, i = _interval(pattern, i, "}")
+            toks.append(("quant", text))
+        elif ch == "*" and not (leading() or toks[-1][0] == "anchor"):
+            toks.append(("quant", "*"))
+        elif ch == "^" and (extended or leading()):
+            toks.append(("anchor", "^"))
+        elif ch == "$" and (extended or i == n or pattern.startswith(("\\)", "\\|"), i)):
+            toks.append(("anchor", "$" if newline_special else r"\Z"))
         elif ch == ".":
-            yield "atom", "."
+            toks.append(("atom", "."))
         else:
-            yield "atom", re.escape(ch)
-        at_start = False
-        i += 1
+            toks.append(("atom", re.escape(ch)))
     if depth > 0:
         raise RuleError("Unmatched ( or \\(")
+    return toks
 
 
 def translate_posix(pattern, extended=True, newline_special=False):
     """A POSIX ERE (or BRE when not ``extended``) -> Python re syntax.
 
-    glibc accepts a quantifier on a quantified atom (``a**``, ``a+{2}``: the whole
-    repeated atom is repeated again); Python does not, or reads ``*+`` as possessive,
-    so such an atom is wrapped in ``(?:...)`` first. A quantifier with nothing to
+    In extended syntax glibc accepts a quantifier on a quantified atom (``a**``,
+    ``a+{2}``: the repeated atom is repeated again); Python does not, or reads ``*+`` as
+    possessive, so such an atom is wrapped in ``(?:...)`` first. Basic syntax refuses it. A quantifier with nothing to
     repeat, or an invalid ``{...}``, is an error as in glibc.
     """
     out, atom_start, quantified, groups = [], None, False, []
@@ -172,6 +166,8 @@ def translate_posix(pattern, extended=True, newline_special=False):
             if atom_start is None:
                 raise RuleError("Invalid preceding regular expression")
             if quantified:
+                if not extended:
+                    raise RuleError("Invalid preceding regular expression")
                 out[atom_start:] = ["(?:", *out[atom_start:], ")"]
             out.append(text)
             quantified = True
