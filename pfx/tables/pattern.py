@@ -27,6 +27,7 @@ class Rule:
     regex: object = None
     negate: bool = False
     result: tuple = ()      # parsed template: str pieces and int group numbers
+    uses_groups: bool = False
     skip_to: int = 0        # for "if": index just after the matching endif
 
 
@@ -129,7 +130,7 @@ def parse_rules(lines, label, compile_regex, flags):
             for g in groups:
                 if g > regex.groups:
                     raise RuleError(f'out of range replacement index "{g}": skipping this rule')
-            rules.append(Rule("match", number, regex, negate, template))
+            rules.append(Rule("match", number, regex, negate, template, bool(groups)))
         except RuleError as e:
             warn(flags, f"{label}, line {number}: {e}")
     for start in open_ifs:
@@ -199,6 +200,8 @@ class PatternTable:
                 i = i + 1 if (m is not None) != rule.negate else rule.skip_to
                 continue
             if m is not None and not rule.negate:
+                if rule.uses_groups and hasattr(rule.regex, "longest"):
+                    m = rule.regex.longest(key, m)  # POSIX captures (pfx.tables.regexp)
                 return expand(rule.result, m)
             if m is None and rule.negate:
                 return "".join(rule.result)

@@ -7,7 +7,9 @@ newlines are ordinary characters (``.`` and ``[^a]`` match them, ``$`` is only t
 of the string), as with regcomp() without REG_NEWLINE. Matching is ASCII-only for
 ``\\w`` and case folding, as in the C locale Postfix runs in. Differences: POSIX picks the
 longest leftmost match where Python picks the first alternative that matches, which
-can change what ``$n`` captures in patterns like ``(a|ab)``.
+can change what ``$n`` captures; PosixRegex.longest() corrects this for patterns that
+do not look past the end of the match. Another known difference: glibc accepts odd
+strings for an anchor inside a counted group, e.g. ``(^|a){2}``.
 """
 
 import re
@@ -186,6 +188,37 @@ def translate_posix(pattern, extended=True, newline_special=False):
     return "".join(out)
 
 
+_END_SENSITIVE = re.compile(r"\\[ZbB]|\$|\(\?<?[=!]")
+
+
+class PosixRegex:
+    """A compiled pattern plus POSIX's leftmost-*longest* rule for ``$n`` results.
+
+    Python stops at the first alternative that matches; regexec() takes the longest
+    match at the leftmost position, so ``/(x|xy)(z?)/`` gives ``$1`` = ``xy`` for
+    ``xyz``. longest() re-matches at the same start against shrinking ends. Patterns
+    whose meaning depends on what follows the match (``$``, word boundaries,
+    lookahead) keep Python's answer, since a shortened string would change it.
+    """
+
+    def __init__(self, regex, end_sensitive):
+        self.regex = regex
+        self.groups = regex.groups
+        self.end_sensitive = end_sensitive
+
+    def search(self, key):
+        return self.regex.search(key)
+
+    def longest(self, key, match):
+        if self.end_sensitive:
+            return match
+        for end in range(len(key), match.end(), -1):
+            longer = self.regex.fullmatch(key, match.start(), end)
+            if longer is not None:
+                return longer
+        return match
+
+
 def compile_regexp(pattern, flags):
     """``pattern`` with regexp_table flags (i, x, m toggles) -> compiled Python regex."""
     icase, extended, multiline = True, True, False
@@ -200,10 +233,11 @@ def compile_regexp(pattern, flags):
             raise RuleError(f'unknown regexp option "{f}": skipping this rule')
     opts = re.ASCII | (re.IGNORECASE if icase else 0)
     opts |= re.MULTILINE if multiline else re.DOTALL
+    text = translate_posix(pattern, extended, multiline)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FutureWarnings about set syntax: not the user's
-            return re.compile(translate_posix(pattern, extended, multiline), opts)
+            return PosixRegex(re.compile(text, opts), _END_SENSITIVE.search(text) is not None)
     except re.error as e:
         raise RuleError(f"Invalid regular expression: {e}") from e
     except (OverflowError, RecursionError) as e:  # huge {n} counts, absurd nesting
