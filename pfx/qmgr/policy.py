@@ -21,6 +21,8 @@ class TransportPolicy:
     recipient_limit: int = 50  # per delivery; 1 makes each recipient its own destination
     slot_cost: int = 5  # 0 turns message preemption off
     minimum_slots: int = 3
+    destination_rate_delay: float = 0  # seconds between deliveries to one destination
+    transport_rate_delay: float = 0  # seconds between deliveries over the transport
 
     @classmethod
     def from_settings(cls, get: Callable, name: str, process_limit: int) -> "TransportPolicy":
@@ -38,6 +40,8 @@ class TransportPolicy:
             recipient_limit=int(p("destination_recipient_limit")),
             slot_cost=int(p("delivery_slot_cost")),
             minimum_slots=int(p("minimum_delivery_slots")),
+            destination_rate_delay=int(p("destination_rate_delay")),
+            transport_rate_delay=int(p("transport_rate_delay")),
         )
 
 

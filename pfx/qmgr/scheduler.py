@@ -10,96 +10,22 @@ as Deferral values at once. Nothing here does I/O or reads the clock except thro
 DeadCache; the same calls in the same order give the same deliveries.
 """
 
+import heapq
 from collections import OrderedDict, deque
 from fractions import Fraction
 from itertools import islice
 from typing import Any
 
-import attrs
-from attrs.validators import in_
-
 from pfx.dsn import Dsn
 from pfx.errors import Panic
-from pfx.qmgr.deadcache import TRANSPORT_UNAVAILABLE, DeadCache, Suspension
+from pfx.qmgr.deadcache import DeadCache, Suspension
 from pfx.qmgr.policy import SchedulerConfig, TransportPolicy
+from pfx.qmgr.values import (DEFERRED_TRANSPORT, OK, TRANSPORT_FAILED, Deferral, Delivery,
+                             Outcome, Progress, Routed)
 from pfx.qmgr.window import ConcurrencyWindow
 
-#: Outcome kinds: the connection worked (whatever each recipient's status), the
-#: destination failed (connect or handshake: negative feedback), the agent failed.
-OK, SITE_FAILED, TRANSPORT_FAILED = "ok", "site-failed", "transport-failed"
-DEFERRED_TRANSPORT = "deferred transport"
 # how many later messages a destination looks at when it may preempt the current one
 _PREEMPT_SCAN = 64
-
-
-@attrs.frozen
-class Routed:
-    """One recipient with its route; ``item`` is the caller's own value, handed back."""
-
-    transport: str
-    nexthop: str
-    address: str
-    item: Any = None
-
-
-@attrs.frozen(eq=False)
-class Delivery:
-    """One delivery request to make: up to recipient_limit recipients of one message."""
-
-    transport: str
-    nexthop: str
-    destination: str  # the queue name: the nexthop, or user@nexthop when the limit is 1
-    message_id: Any
-    recipients: tuple  # the Routed.item values, in the order they were added
-
-
-@attrs.frozen
-class Outcome:
-    """How a delivery went, as far as scheduling cares (per-recipient results are not
-    needed here: qmgr_deliver_update also only looks at the site-failure flag)."""
-
-    kind: str = attrs.field(default=OK, validator=in_((OK, SITE_FAILED, TRANSPORT_FAILED)))
-    dsn: Dsn | None = None
-    text: str = ""
-
-    def __attrs_post_init__(self):
-        if self.kind != OK and (self.dsn is None or self.dsn.klass != "4" or not self.text):
-            raise ValueError(f"a {self.kind} outcome needs a 4.x.x status and a reason")
-
-    @classmethod
-    def ok(cls) -> "Outcome":
-        return cls(OK)
-
-    @classmethod
-    def site_failed(cls, dsn: Dsn | str, text: str) -> "Outcome":
-        """Connection or handshake failure: the reason is the agent's text."""
-        return cls(SITE_FAILED, dsn if isinstance(dsn, Dsn) else Dsn(dsn), text)
-
-    @classmethod
-    def transport_failed(cls, text: str = TRANSPORT_UNAVAILABLE,
-                         dsn: Dsn | str = "4.3.0") -> "Outcome":
-        """The agent crashed, timed out as a whole, or does not exist."""
-        return cls(TRANSPORT_FAILED, dsn if isinstance(dsn, Dsn) else Dsn(dsn), text)
-
-
-@attrs.frozen
-class Deferral:
-    """A recipient deferred without a delivery attempt; the caller logs it and writes
-    the defer log (status=deferred (text)), as qmgr_defer_recipient does."""
-
-    message_id: Any
-    recipient: Any  # the Routed.item
-    dsn: Dsn
-    text: str
-
-
-@attrs.frozen
-class Progress:
-    """What a call changed that the caller must act on."""
-
-    deferred: tuple = ()  # Deferral values
-    completed: tuple = ()  # message ids: every recipient done, none left in the file
-    refill: tuple = ()  # message ids: in-memory recipients done, more to read (add_recipients)
 
 
 class _Message:
@@ -114,7 +40,8 @@ class _Message:
 
 
 class _Queue:
-    __slots__ = ("transport", "name", "nexthop", "window", "busy", "todo", "slots", "dead")
+    __slots__ = ("transport", "name", "nexthop", "window", "busy", "todo", "slots", "dead",
+                 "paused_until")
 
     def __init__(self, transport, name, nexthop, window):
         self.transport, self.name, self.nexthop, self.window = transport, name, nexthop, window
@@ -122,17 +49,19 @@ class _Queue:
         self.todo: OrderedDict[Any, deque] = OrderedDict()  # message id -> entries (lists)
         self.slots = Fraction(0)  # delivery slots earned by the current message
         self.dead = False
+        self.paused_until = 0.0  # destination_rate_delay
 
     def idle(self):
         return not self.todo and self.busy == 0
 
 
 class _Transport:
-    __slots__ = ("policy", "busy", "queues", "ready", "in_ready")
+    __slots__ = ("policy", "busy", "queues", "ready", "in_ready", "paused_until")
 
     def __init__(self, policy):
         self.policy = policy
         self.busy = 0
+        self.paused_until = 0.0  # transport_rate_delay
         self.queues: dict[str, _Queue] = {}
         self.ready: deque = deque()  # queues that may be able to take a delivery
         self.in_ready: set = set()
@@ -160,6 +89,8 @@ class Scheduler:
         self._next_transport = 0
         self._recipients = 0
         self._outstanding: set[Delivery] = set()
+        self._sleeping: list = []  # heap of (until, seq, queue) paused by a rate delay
+        self._seq = 0
 
     # -- filling the active queue -------------------------------------------------------
 
@@ -228,7 +159,10 @@ class Scheduler:
         transport = self._transport(policy)
         queue = transport.queues.get(name)
         if queue is None:
-            window = ConcurrencyWindow(policy.initial_concurrency, policy.concurrency_limit,
+            # a destination rate delay means one delivery at a time, with gaps
+            initial, limit = ((1, 1) if policy.destination_rate_delay > 0
+                              else (policy.initial_concurrency, policy.concurrency_limit))
+            window = ConcurrencyWindow(initial, limit,
                                        policy.positive_feedback, policy.negative_feedback,
                                        policy.failed_cohort_limit)
             queue = transport.queues[name] = _Queue(transport, name, routed.nexthop, window)
@@ -270,6 +204,9 @@ class Scheduler:
 
     def next_delivery(self) -> Delivery | None:
         """The next delivery all limits allow, or None; transports take turns."""
+        now = self._clock.seconds()
+        while self._sleeping and self._sleeping[0][0] <= now:
+            self._wake(heapq.heappop(self._sleeping)[2])
         names = list(self._transports)
         for i in range(len(names)):
             index = (self._next_transport + i) % len(names)
@@ -290,6 +227,9 @@ class Scheduler:
         limit = transport.policy.process_limit
         if limit and transport.busy >= limit:
             return None
+        if transport.policy.transport_rate_delay > 0 and (
+                transport.busy or self._clock.seconds() < transport.paused_until):
+            return None
         if self.dead.transport(transport.policy.name) is not None:
             return None
         while transport.ready:
@@ -304,7 +244,8 @@ class Scheduler:
 
     def _can_start(self, queue: _Queue) -> bool:
         return (bool(queue.todo) and not self._is_dead(queue)
-                and queue.busy < queue.window.window)
+                and queue.busy < queue.window.window
+                and queue.paused_until <= self._clock.seconds())
 
     def _is_dead(self, queue: _Queue) -> bool:
         if not queue.dead:
@@ -320,6 +261,10 @@ class Scheduler:
         transport = queue.transport
         if (queue not in transport.in_ready and queue.todo
                 and queue.busy < queue.window.window):
+            if queue.paused_until > self._clock.seconds():
+                self._seq += 1  # the sequence number keeps equal times in FIFO order
+                heapq.heappush(self._sleeping, (queue.paused_until, self._seq, queue))
+                return
             transport.ready.append(queue)
             transport.in_ready.add(queue)
 
@@ -390,6 +335,11 @@ class Scheduler:
                 self._defer_todo(queue, gone, out)
         queue.busy -= 1
         transport.busy -= 1
+        now = self._clock.seconds()
+        if transport.policy.destination_rate_delay > 0:
+            queue.paused_until = now + transport.policy.destination_rate_delay
+        if transport.policy.transport_rate_delay > 0:
+            transport.paused_until = now + transport.policy.transport_rate_delay
         self._recipients -= len(delivery.recipients)
         message = self._messages[delivery.message_id]
         message.busy -= len(delivery.recipients)
@@ -423,12 +373,10 @@ class Scheduler:
     def _drop_if_idle(self, queue: _Queue):
         # an idle queue is forgotten, window and all; a dead one is remembered by the
         # DeadCache, so a new queue for it cannot be created until it revives
+        # (a stale entry in the ready line is skipped when its turn comes)
         transport = queue.transport
         if queue.idle() and transport.queues.get(queue.name) is queue:
             del transport.queues[queue.name]
-            if queue in transport.in_ready:
-                transport.in_ready.discard(queue)
-                transport.ready.remove(queue)
 
     def message_finished(self, message_id) -> None:
         """The caller is done with the message's file; it leaves the active queue.
@@ -453,6 +401,13 @@ class Scheduler:
     def flush_dead(self) -> int:
         """The F trigger: forget dead destinations and transports."""
         return self.dead.flush()
+
+    def next_wakeup(self) -> float | None:
+        """When a rate delay ends, so the service can call next_delivery() again then."""
+        times = [until for until, _, queue in self._sleeping if queue.todo]
+        times += [t.paused_until for t in self._transports.values()
+                  if t.paused_until > self._clock.seconds() and t.ready]
+        return min(times, default=None)
 
     def busy(self, transport: str) -> int:
         """Deliveries in flight through a transport."""

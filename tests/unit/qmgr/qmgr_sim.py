@@ -3,7 +3,8 @@
 from twisted.internet.task import Clock
 
 from pfx.qmgr.policy import SchedulerConfig, TransportPolicy
-from pfx.qmgr.scheduler import Outcome, Routed, Scheduler
+from pfx.qmgr.scheduler import Scheduler
+from pfx.qmgr.values import Outcome, Routed
 
 SMTP = TransportPolicy("smtp")
 LOCAL = TransportPolicy("local", concurrency_limit=2, recipient_limit=1)

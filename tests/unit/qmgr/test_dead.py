@@ -3,7 +3,7 @@
 
 from pfx.dsn import Dsn
 from pfx.qmgr.policy import TransportPolicy
-from pfx.qmgr.scheduler import Outcome, Routed
+from pfx.qmgr.values import Outcome, Routed
 
 from qmgr_sim import Driver, make_scheduler, smtp_rcpts
 

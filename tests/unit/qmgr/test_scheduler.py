@@ -5,7 +5,7 @@ import pytest
 from pfx.dsn import Dsn
 from pfx.errors import Panic
 from pfx.qmgr.policy import SchedulerConfig, TransportPolicy
-from pfx.qmgr.scheduler import Outcome, Routed
+from pfx.qmgr.values import Outcome, Routed
 
 from qmgr_sim import LOCAL, SMTP, Driver, always_ok, make_scheduler, smtp_rcpts
 
@@ -211,7 +211,8 @@ def test_config_from_settings_reads_transport_specific_names():
             f"{t}_destination_concurrency_negative_feedback": "1/concurrency",
             f"{t}_destination_concurrency_failed_cohort_limit": 1,
             f"{t}_destination_recipient_limit": rcpt,
-            f"{t}_delivery_slot_cost": 5, f"{t}_minimum_delivery_slots": 3})
+            f"{t}_delivery_slot_cost": 5, f"{t}_minimum_delivery_slots": 3,
+            f"{t}_destination_rate_delay": 0, f"{t}_transport_rate_delay": 0})
     cfg = SchedulerConfig.from_settings(values.get, {"smtp": 100, "local": 0})
     assert cfg.policy("local").recipient_limit == 1
     assert cfg.policy("local").process_limit == 0
@@ -219,3 +220,35 @@ def test_config_from_settings_reads_transport_specific_names():
     assert cfg.recipient_delimiter == "+"
     assert cfg.policy("other") == TransportPolicy("other")
     assert (SMTP.name, LOCAL.name) == ("smtp", "local")
+
+
+def test_destination_rate_delay_spaces_deliveries_and_sets_a_wakeup():
+    policy = TransportPolicy("smtp", destination_rate_delay=20)
+    s, clock = make_scheduler(transports=(policy,))
+    for i in range(3):
+        s.add_message(f"A{i}", 0, smtp_rcpts("a.example", 1))
+    s.add_message("B0", 0, smtp_rcpts("b.example", 1))
+    first = s.deliveries()
+    assert [d.destination for d in first] == ["a.example", "b.example"]  # one each
+    clock.advance(1)
+    s.delivery_done(first[0], Outcome.ok())
+    assert s.next_delivery() is None
+    assert s.next_wakeup() == 21
+    clock.advance(19)
+    assert s.next_delivery() is None
+    clock.advance(1)
+    assert s.next_delivery().destination == "a.example"
+
+
+def test_transport_rate_delay_spaces_all_deliveries_of_a_transport():
+    policy = TransportPolicy("smtp", transport_rate_delay=20)
+    s, clock = make_scheduler(transports=(policy,))
+    for i in range(3):
+        s.add_message(f"M{i}", 0, smtp_rcpts(f"d{i}.example", 1))
+    started = []
+    for _ in range(100):  # one-second steps; each delivery takes one second
+        for d in s.deliveries():
+            started.append(clock.seconds())
+            clock.callLater(1, s.delivery_done, d, Outcome.ok())
+        clock.advance(1)
+    assert started == [0, 21, 42]
