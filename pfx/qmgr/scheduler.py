@@ -6,8 +6,9 @@ destination has a ConcurrencyWindow, each transport a process limit (master.cf m
 next_delivery() walks transports and, inside a transport, the destinations that can take
 another delivery, round robin, so one slow destination holds only its own window. Dead
 destinations and transports live in a DeadCache; their queued recipients are handed back
-as Deferral values at once. Nothing here does I/O or reads the clock except through the
-DeadCache; the same calls in the same order give the same deliveries.
+as Deferral values at once. Nothing here does I/O; time comes only from the injected
+clock (dead entries, rate delays), and the same calls at the same clock readings give
+the same deliveries.
 """
 
 import heapq
@@ -206,7 +207,9 @@ class Scheduler:
         """The next delivery all limits allow, or None; transports take turns."""
         now = self._clock.seconds()
         while self._sleeping and self._sleeping[0][0] <= now:
-            self._wake(heapq.heappop(self._sleeping)[2])
+            queue = heapq.heappop(self._sleeping)[2]
+            self._wake(queue)
+            self._drop_if_idle(queue)
         names = list(self._transports)
         for i in range(len(names)):
             index = (self._next_transport + i) % len(names)
@@ -260,11 +263,8 @@ class Scheduler:
     def _wake(self, queue: _Queue):
         transport = queue.transport
         if (queue not in transport.in_ready and queue.todo
-                and queue.busy < queue.window.window):
-            if queue.paused_until > self._clock.seconds():
-                self._seq += 1  # the sequence number keeps equal times in FIFO order
-                heapq.heappush(self._sleeping, (queue.paused_until, self._seq, queue))
-                return
+                and queue.busy < queue.window.window
+                and queue.paused_until <= self._clock.seconds()):  # else it is sleeping
             transport.ready.append(queue)
             transport.in_ready.add(queue)
 
@@ -275,6 +275,7 @@ class Scheduler:
         batch = entries.popleft()
         if not entries:
             del queue.todo[message_id]
+            queue.slots = Fraction(0)  # slots belong to the message that earned them
         message = self._messages[message_id]
         message.todo -= len(batch)
         message.busy += len(batch)
@@ -337,7 +338,10 @@ class Scheduler:
         transport.busy -= 1
         now = self._clock.seconds()
         if transport.policy.destination_rate_delay > 0:
+            # kept (even when idle) until the delay ends, so new mail cannot skip it
             queue.paused_until = now + transport.policy.destination_rate_delay
+            self._seq += 1  # the sequence number keeps equal times in FIFO order
+            heapq.heappush(self._sleeping, (queue.paused_until, self._seq, queue))
         if transport.policy.transport_rate_delay > 0:
             transport.paused_until = now + transport.policy.transport_rate_delay
         self._recipients -= len(delivery.recipients)
@@ -375,7 +379,8 @@ class Scheduler:
         # DeadCache, so a new queue for it cannot be created until it revives
         # (a stale entry in the ready line is skipped when its turn comes)
         transport = queue.transport
-        if queue.idle() and transport.queues.get(queue.name) is queue:
+        if (queue.idle() and queue.paused_until <= self._clock.seconds()
+                and transport.queues.get(queue.name) is queue):
             del transport.queues[queue.name]
 
     def message_finished(self, message_id) -> None:
@@ -408,6 +413,11 @@ class Scheduler:
         times += [t.paused_until for t in self._transports.values()
                   if t.paused_until > self._clock.seconds() and t.ready]
         return min(times, default=None)
+
+    @property
+    def in_flight(self) -> int:
+        """Deliveries handed out and not yet done."""
+        return len(self._outstanding)
 
     def busy(self, transport: str) -> int:
         """Deliveries in flight through a transport."""

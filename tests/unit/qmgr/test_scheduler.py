@@ -240,6 +240,19 @@ def test_destination_rate_delay_spaces_deliveries_and_sets_a_wakeup():
     assert s.next_delivery().destination == "a.example"
 
 
+def test_destination_rate_delay_holds_even_when_the_queue_ran_empty():
+    policy = TransportPolicy("smtp", destination_rate_delay=20)
+    s, clock = make_scheduler(transports=(policy,))
+    s.add_message("A0", 0, smtp_rcpts("a.example", 1))
+    (d,) = s.deliveries()
+    s.delivery_done(d, Outcome.ok())
+    s.message_finished("A0")
+    s.add_message("A1", 0, smtp_rcpts("a.example", 1))
+    assert s.next_delivery() is None
+    clock.advance(20)
+    assert s.next_delivery().message_id == "A1"
+
+
 def test_transport_rate_delay_spaces_all_deliveries_of_a_transport():
     policy = TransportPolicy("smtp", transport_rate_delay=20)
     s, clock = make_scheduler(transports=(policy,))
