@@ -5,9 +5,13 @@ import subprocess
 
 import pytest
 
+from pfx.config.core import CORE_PARAMS
 from pfx.config.params import ParamRegistry, convert
+from pfx.config.settings import Setting, Settings
 from pfx.plugin import Param, ParamTemplate
+from pfx.qmgr.backoff import RetryPolicy
 from pfx.qmgr.params import QMGR_PARAMETERS
+from pfx.qmgr.policy import SchedulerConfig
 from pfx.qmgr.window import Feedback
 
 PARAMS = [p for p in QMGR_PARAMETERS if isinstance(p, Param)]
@@ -54,3 +58,25 @@ def test_local_keeps_its_own_defaults_when_templates_are_instantiated():
     local = registry.for_services(["local", "smtp"])
     assert local.get("local_destination_recipient_limit").default == "1"
     assert local.get("local_destination_concurrency_limit").default == "2"
+
+
+def test_scheduler_config_from_real_settings():
+    registry = ParamRegistry()
+    registry.add_declarations(CORE_PARAMS)
+    registry.add_declarations(QMGR_PARAMETERS)
+    registry = registry.for_services(["smtp"])
+    settings = Settings(registry, {
+        "smtp_destination_concurrency_limit": Setting("10"),
+        "default_destination_concurrency_negative_feedback": Setting("1/concurrency"),
+        "minimal_backoff_time": Setting("5m"),
+        "defer_transports": Setting("smtp, uucp"),
+    })
+    cfg = SchedulerConfig.from_settings(settings.get, {"smtp": 100})
+    smtp = cfg.policy("smtp")
+    assert (smtp.concurrency_limit, smtp.initial_concurrency, smtp.recipient_limit) == (10, 5, 50)
+    assert smtp.negative_feedback == Feedback.parse("1/concurrency")
+    assert cfg.defer_transports == {"smtp", "uucp"}
+    assert (cfg.active_limit, cfg.recipient_limit, cfg.recipient_minimum) == (20000, 20000, 10)
+    retry = RetryPolicy.from_settings(settings.get)
+    assert retry == RetryPolicy(minimal_backoff_time=300)
+    assert retry.maximal_queue_lifetime == 5 * 86400
