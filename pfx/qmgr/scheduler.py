@@ -404,8 +404,13 @@ class Scheduler:
     # -- triggers and introspection -------------------------------------------------------
 
     def flush_dead(self) -> int:
-        """The F trigger: forget dead destinations and transports."""
-        return self.dead.flush()
+        """The F trigger: forget dead destinations and transports; their queues come
+        back at once with the window qmgr_queue_unthrottle gives them."""
+        count = self.dead.flush()
+        for transport in self._transports.values():
+            for queue in list(transport.queues.values()):
+                self._is_dead(queue)
+        return count
 
     def next_wakeup(self) -> float | None:
         """When a rate delay ends, so the service can call next_delivery() again then."""

@@ -4,8 +4,10 @@ This is SCHEDULER_README's Postfix 2.5 algorithm (qmgr_queue_unthrottle/_throttl
 positive feedback grows the window at the end of a sequence of 1/feedback good
 deliveries, negative feedback shrinks it at the start of a sequence of 1/feedback
 failed ones, and a destination whose failures add up to failed_cohort_limit
-pseudo-cohorts (a pseudo-cohort is `window` deliveries) is declared dead. Fractions
-keep the arithmetic exact, so no epsilon is needed and runs are reproducible.
+pseudo-cohorts (a pseudo-cohort is `window` deliveries) is declared dead. The loop
+conditions keep qmgr's half-step tolerance ("feedback / 2"), so the results match
+Postfix's, including its quirk that the first failure after a window increase takes
+two off the window when the feedback is 1. Fractions keep the arithmetic exact.
 """
 
 import re
@@ -72,8 +74,9 @@ class ConcurrencyWindow:
         # concurrency would make negative feedback slow to bite
         if self.window >= busy + self.initial:
             return
-        self._success += self.positive_feedback.at(self.window)
-        while self._success >= 1:
+        feedback = self.positive_feedback.at(self.window)
+        self._success += feedback
+        while self._success + feedback / 2 >= 1:
             self.window += 1
             self._success -= 1
             self._failure = Fraction(0)
@@ -85,8 +88,9 @@ class ConcurrencyWindow:
         self.fail_cohorts += Fraction(1, self.window)
         if self.cohort_limit and self.fail_cohorts >= self.cohort_limit:
             return True
-        self._failure -= self.negative_feedback.at(self.window)
-        while self._failure < 0:
+        feedback = self.negative_feedback.at(self.window)
+        self._failure -= feedback
+        while self._failure - feedback / 2 < 0:
             self.window -= 1
             self._success = Fraction(0)
             self._failure += 1

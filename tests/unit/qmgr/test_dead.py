@@ -22,12 +22,14 @@ def test_failed_pseudo_cohort_kills_destination_and_defers_the_rest_at_once():
     running = s.deliveries()
     assert len(running) == 5
     fail = Outcome.site_failed("4.4.1", REFUSED)
-    progress = [s.delivery_done(d, fail) for d in running[:4]]
-    # windows 5, 4, 3, 2: 1/5 + 1/4 + 1/3 + 1/2 >= one pseudo-cohort
-    assert [len(p.deferred) for p in progress] == [0, 0, 0, 15]
-    assert {(d.dsn, d.text) for d in progress[3].deferred} == {(Dsn("4.4.1"), SUSPENDED)}
+    progress = [s.delivery_done(d, fail) for d in running[:3]]
+    # windows 5, 3, 2: 1/5 + 1/3 + 1/2 >= one pseudo-cohort
+    assert [len(p.deferred) for p in progress] == [0, 0, 15]
+    assert {(d.dsn, d.text) for d in progress[2].deferred} == {(Dsn("4.4.1"), SUSPENDED)}
     # the failed delivery's own message is done too: the caller logs its own status
-    assert len(progress[3].completed) == 16 and "M3" in progress[3].completed
+    assert len(progress[2].completed) == 16 and "M2" in progress[2].completed
+    # the other two still in flight fail too; the destination is already dead
+    assert [s.delivery_done(d, fail).deferred for d in running[3:]] == [(), ()]
     assert s.next_delivery() is None
     # new mail for it is deferred without an attempt, other destinations are untouched
     p = s.add_message("N1", 0, smtp_rcpts("dead.example", 1) + smtp_rcpts("ok.example", 1))
@@ -53,14 +55,14 @@ def test_f_trigger_forgets_dead_destinations_and_window_restarts():
     fill(s, "dead.example", 6)
     fail = Outcome.site_failed("4.4.1", REFUSED)
     running = s.deliveries()
-    for d in running[:4]:
+    for d in running[:3]:
         s.delivery_done(d, fail)
     assert s.flush_dead() == 1
     fill(s, "dead.example", 10, prefix="N")
-    # the fifth delivery is still out, so the window restarts at 1 (qmgr_queue_unthrottle)
+    # two deliveries are still out, so the window restarts at 2 (qmgr_queue_unthrottle)
     assert len(s.deliveries()) == 0
-    s.delivery_done(running[4], Outcome.ok())
-    assert len(s.deliveries()) == 2
+    s.delivery_done(running[3], Outcome.ok())
+    assert len(s.deliveries()) == 2  # window 2 + 1 for the good delivery, one busy
 
 
 def test_probe_in_flight_that_succeeds_revives_the_destination():
@@ -68,9 +70,9 @@ def test_probe_in_flight_that_succeeds_revives_the_destination():
     fill(s, "flaky.example", 5)
     running = s.deliveries()
     fail = Outcome.site_failed("4.4.1", REFUSED)
-    for d in running[:4]:
+    for d in running[:3]:
         s.delivery_done(d, fail)
-    s.delivery_done(running[4], Outcome.ok())
+    s.delivery_done(running[3], Outcome.ok())
     assert not s.add_message("N1", 0, smtp_rcpts("flaky.example", 1)).deferred
     assert len(s.deliveries()) == 1
 
@@ -136,8 +138,8 @@ def test_thousand_destinations_finish_at_full_speed_beside_a_black_hole():
     hole_starts = [t for t, d in driver.started if d.destination == "hole.example"]
     # round robin: the black hole gets one turn per pass over the 1,000 others
     assert hole_starts == [10, 20, 30, 30, 30]
-    # the fourth timeout kills it; everything still queued there is deferred at once
-    assert {t for t, _ in driver.deferred} == {30 + 300}
+    # the third timeout kills it; everything still queued there is deferred at once
+    assert {t for t, _ in driver.deferred} == {30 + 300}  # started at 30, timed out
     assert len(driver.deferred) == 45
     assert all(d.text.startswith("delivery temporarily suspended: connect to hole.example")
                for _, d in driver.deferred)

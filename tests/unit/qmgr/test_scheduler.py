@@ -69,8 +69,9 @@ def test_window_ramps_up_to_the_limit_then_down_on_failures():
     fail = Outcome.site_failed("4.4.1", "connect to example.com[192.0.2.1]:25: refused")
     for _ in range(5):
         s.delivery_done(running.pop(0), fail)
-    assert s.window("smtp", "example.com") == 15
-    assert len(s.deliveries()) == 15 - len(running)
+    # the first failure after growth takes two (qmgr's half-step rounding), then one each
+    assert s.window("smtp", "example.com") == 14
+    assert len(s.deliveries()) == 14 - len(running)
 
 
 def test_process_limit_caps_a_transport_across_destinations():

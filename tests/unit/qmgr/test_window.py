@@ -57,8 +57,9 @@ def test_per_concurrency_feedback_adds_one_per_pseudo_cohort():
 
 def test_negative_feedback_shrinks_but_never_below_one_without_cohort_limit():
     w = make(initial=5, cohorts=0)
-    for _ in range(3):
-        assert not w.bad()
+    assert not w.bad()
+    assert w.window == 3  # qmgr's half-step tolerance: the first failure takes two
+    assert not w.bad()
     assert w.window == 2
     for _ in range(10):
         assert not w.bad()
@@ -67,8 +68,18 @@ def test_negative_feedback_shrinks_but_never_below_one_without_cohort_limit():
 
 def test_one_failed_pseudo_cohort_kills_with_default_settings():
     w = make(initial=5)
-    # 1/5 + 1/4 + 1/3 = 0.78, then + 1/2 reaches one pseudo-cohort
-    assert [w.bad() for _ in range(4)] == [False, False, False, True]
+    # windows 5, 3, 2 (as qmgr_queue_throttle computes): 1/5 + 1/3 + 1/2 >= 1
+    assert [w.bad() for _ in range(3)] == [False, False, True]
+
+
+def test_per_concurrency_negative_feedback_steps_down_once_per_cohort():
+    w = make(initial=4, negative=PER, cohorts=0)
+    windows = []
+    for _ in range(8):
+        w.bad()
+        windows.append(w.window)
+    # 4->3 at once, then every 1/feedback failures, with qmgr's half-step rounding
+    assert windows == [3, 3, 2, 2, 1, 1, 1, 1]
 
 
 def test_a_success_resets_the_failed_cohort_count():
