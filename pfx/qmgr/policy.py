@@ -54,6 +54,10 @@ class SchedulerConfig:
     recipient_minimum: int = 10  # qmgr_message_recipient_minimum
     defer_transports: frozenset = attrs.field(default=frozenset(), converter=frozenset)
     recipient_delimiter: str = ""  # local queues group user+ext with user
+    # a dead destination rests minimal_backoff_time (qmgr_queue_throttle), a dead
+    # transport transport_retry_time (qmgr_transport_throttle)
+    dead_destination_time: int = 300
+    transport_retry_time: int = 60
     transports: Mapping[str, TransportPolicy] = attrs.field(factory=dict, eq=False)
     default_policy: TransportPolicy = TransportPolicy("default")
 
@@ -72,6 +76,8 @@ class SchedulerConfig:
             recipient_limit=int(get("qmgr_message_recipient_limit")),
             recipient_minimum=int(get("qmgr_message_recipient_minimum")),
             defer_transports=frozenset(get("defer_transports")),
+            dead_destination_time=int(get("minimal_backoff_time")),
+            transport_retry_time=int(get("transport_retry_time")),
             # declared by the address layer; Settings.get gives "" for an unknown name
             recipient_delimiter=str(get("recipient_delimiter") or ""),
             transports=transports,

@@ -84,7 +84,10 @@ class Scheduler:
     def __init__(self, config: SchedulerConfig, clock, dead: DeadCache | None = None):
         self.config = config
         self._clock = clock
-        self.dead = dead if dead is not None else DeadCache(clock, limit=config.recipient_limit)
+        if dead is None:
+            dead = DeadCache(clock, config.dead_destination_time, config.transport_retry_time,
+                             limit=config.recipient_limit)
+        self.dead = dead
         self._messages: dict[Any, _Message] = {}
         self._transports: dict[str, _Transport] = {}
         self._next_transport = 0

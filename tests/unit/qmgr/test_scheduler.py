@@ -203,6 +203,7 @@ def test_same_inputs_give_same_deliveries():
 def test_config_from_settings_reads_transport_specific_names():
     values = {"qmgr_message_active_limit": 100, "qmgr_message_recipient_limit": 1000,
               "qmgr_message_recipient_minimum": 10, "defer_transports": [],
+              "minimal_backoff_time": 600, "transport_retry_time": 30,
               "recipient_delimiter": "+"}
     for t, limit, rcpt in (("smtp", 20, 50), ("local", 2, 1)):
         values.update({
@@ -219,6 +220,7 @@ def test_config_from_settings_reads_transport_specific_names():
     assert cfg.policy("local").process_limit == 0
     assert cfg.policy("smtp").negative_feedback.per_concurrency
     assert cfg.recipient_delimiter == "+"
+    assert (cfg.dead_destination_time, cfg.transport_retry_time) == (600, 30)
     assert cfg.policy("other") == TransportPolicy("other")
     assert (SMTP.name, LOCAL.name) == ("smtp", "local")
 
