@@ -1,4 +1,9 @@
-"""When deferred mail is tried again, when it expires, and when the sender is warned (pure)."""
+"""When deferred mail is tried again, when it expires, and when the sender is warned (pure).
+
+``arrival`` is the message's creation time (qmgr's create_time). After an attempt that
+left recipients to retry, qmgr_active_done_2 checks expiry first, then the delay
+warning, then defers the file to next_attempt(); this module keeps that order's rules.
+"""
 
 import attrs
 
@@ -67,5 +72,8 @@ def warn_time(arrival: float, policy: RetryPolicy) -> float | None:
 
 
 def warning_due(warn_at: float | None, now: float) -> bool:
-    """Whether the delay notice is due; the caller then clears warn_at (only one is sent)."""
-    return warn_at is not None and now >= warn_at
+    """Whether the delay notice is due; the caller then clears warn_at (only one is sent).
+
+    qmgr allows one second of slack (``event_time() >= warn_time - 1``).
+    """
+    return warn_at is not None and now >= warn_at - 1
