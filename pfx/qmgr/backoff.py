@@ -1,9 +1,8 @@
-"""When deferred mail is tried again, when it expires, and when the sender is warned (pure).
+"""When deferred mail is tried again, when it expires, and when the sender is warned (pure)."""
 
-``arrival`` is the message's creation time (qmgr's create_time). After an attempt that
-left recipients to retry, qmgr_active_done_2 checks expiry first, then the delay
-warning, then defers the file to next_attempt(); this module keeps that order's rules.
-"""
+# ``arrival`` is the message's creation time (qmgr's create_time). After an attempt that
+# left recipients to retry, qmgr_active_done_2 checks expiry first, then the delay
+# warning, then defers the file to next_attempt(); the caller keeps that order.
 
 import attrs
 
@@ -26,11 +25,9 @@ class RetryPolicy:
 
 
 def backoff_delay(arrival: float, now: float, policy: RetryPolicy) -> float:
-    """The wait after a failed attempt: the time in the queue, clamped to min..max.
-
-    Postfix's qmgr_active_done_3_defer: the gap doubles with each attempt because it
-    equals the message's age, until maximal_backoff_time caps it.
-    """
+    """The wait after a failed attempt: the time in the queue, clamped to min..max."""
+    # qmgr_active_done_3_generic: the gap doubles with each attempt because it equals
+    # the message's age, until maximal_backoff_time caps it
     age = now - arrival
     # a maximal_backoff_time below the minimum still waits the minimum, as qmgr does
     return max(policy.minimal_backoff_time, min(age, policy.maximal_backoff_time))
@@ -57,10 +54,8 @@ def lifetime(sender: str, policy: RetryPolicy) -> int:
 
 
 def is_expired(arrival: float, now: float, sender: str, policy: RetryPolicy) -> bool:
-    """After a failed attempt: return the mail to the sender ("status=expired")?
-
-    A lifetime of 0 means one attempt only, which `>=` gives for free.
-    """
+    """After a failed attempt: return the mail to the sender ("status=expired")?"""
+    # a lifetime of 0 means one attempt only, which `>=` gives for free
     return now >= arrival + lifetime(sender, policy)
 
 
@@ -72,8 +67,6 @@ def warn_time(arrival: float, policy: RetryPolicy) -> float | None:
 
 
 def warning_due(warn_at: float | None, now: float) -> bool:
-    """Whether the delay notice is due; the caller then clears warn_at (only one is sent).
-
-    qmgr allows one second of slack (``event_time() >= warn_time - 1``).
-    """
+    """Whether the delay notice is due; the caller then clears warn_at (only one is sent)."""
+    # qmgr allows one second of slack: event_time() >= warn_time - 1
     return warn_at is not None and now >= warn_at - 1

@@ -1,9 +1,8 @@
-"""Short-term memory of dead destinations and transports (pure, clock-injected).
+"""Short-term memory of dead destinations and transports (pure, clock-injected)."""
 
-A destination is (transport, destination name); while it is dead, qmgr defers its
-recipients at once instead of trying to deliver. Entries expire by themselves (the
-clock is read lazily, no timers) and the F trigger forgets all of them.
-"""
+# While a (transport, destination) is dead, qmgr defers its recipients at once instead
+# of trying to deliver. Entries expire by themselves (the clock is read lazily, no
+# timers) and the F trigger forgets all of them.
 
 from collections import OrderedDict
 
@@ -27,11 +26,10 @@ class Suspension:
 
 
 class DeadCache:
-    """Dead destinations and transports, bounded in size, each revived after a delay.
+    """Dead destinations and transports, bounded in size, each revived after a delay."""
 
-    Postfix resumes a dead destination after minimal_backoff_time (qmgr_queue_resume)
-    and a dead transport after transport_retry_time; both are passed in.
-    """
+    # Postfix resumes a dead destination after minimal_backoff_time (qmgr_queue_throttle)
+    # and a dead transport after transport_retry_time; both are passed in.
 
     def __init__(self, clock, destination_retry: float = 300, transport_retry: float = 60,
                  limit: int = 20000):

@@ -6,13 +6,12 @@ INCOMING, DEFERRED = "incoming", "deferred"
 
 
 class Feed:
-    """Queue ids found by the incoming and deferred scans, taken alternately.
+    """Queue ids found by the incoming and deferred scans, taken alternately."""
 
-    qmgr's fairness strategy: when the active queue has room, take one message from
-    incoming and one from deferred, so a large backlog never starves new mail. Only
-    ``cap`` ids per queue are held, so a 100,000-file deferred queue is scanned in
-    pieces rather than listed into memory.
-    """
+    # qmgr's fairness strategy: when the active queue has room, take one message from
+    # incoming and one from deferred, so a large backlog never starves new mail. Only
+    # ``cap`` ids per queue are held, so a 100,000-file deferred queue is scanned in
+    # pieces rather than listed into memory.
 
     def __init__(self, cap: int = 1000):
         self.cap = cap

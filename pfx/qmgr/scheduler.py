@@ -1,15 +1,14 @@
-"""The in-memory active queue: per-transport, per-destination queues and their limits (pure).
+"""The in-memory active queue: per-transport, per-destination queues and their limits (pure)."""
 
-Recipients arrive already routed (transport, nexthop). They are batched per message and
-destination into entries of at most ``<transport>_destination_recipient_limit``; each
-destination has a ConcurrencyWindow, each transport a process limit (master.cf maxproc).
-next_delivery() walks transports and, inside a transport, the destinations that can take
-another delivery, round robin, so one slow destination holds only its own window. Dead
-destinations and transports live in a DeadCache; their queued recipients are handed back
-as Deferral values at once. Nothing here does I/O; time comes only from the injected
-clock (dead entries, rate delays), and the same calls at the same clock readings give
-the same deliveries.
-"""
+# Recipients arrive already routed (transport, nexthop). They are batched per message and
+# destination into entries of at most ``<transport>_destination_recipient_limit``; each
+# destination has a ConcurrencyWindow, each transport a process limit (master.cf maxproc).
+# next_delivery() walks transports and, inside a transport, the destinations that can take
+# another delivery, round robin, so one slow destination holds only its own window. Dead
+# destinations and transports live in a DeadCache; their queued recipients are handed back
+# as Deferral values at once. Nothing here does I/O; time comes only from the injected
+# clock (dead entries, rate delays), and the same calls at the same clock readings give
+# the same deliveries.
 
 import heapq
 from collections import OrderedDict, deque
@@ -119,12 +118,9 @@ class Scheduler:
 
     def add_message(self, message_id, arrival: float, recipients, more: bool = False,
                     flush: bool = False) -> Progress:
-        """A message enters the active queue with some or all of its routed recipients.
-
-        ``more``: the file holds further recipients, to be given by add_recipients after
-        a ``refill`` report. ``flush``: brought in by ``postqueue -f``, so defer_transports
-        do not hold it back.
-        """
+        """A message enters the active queue with some or all of its routed recipients."""
+        # more: the file holds further recipients, given by add_recipients after a
+        # refill report; flush: brought in by postqueue -f, so defer_transports let it go
         if message_id in self._messages:
             raise Panic(f"message {message_id!r} is already in the active queue")
         message = _Message(message_id, arrival, flush)
@@ -184,9 +180,9 @@ class Scheduler:
         self._wake(queue)
 
     def destination_name(self, policy: TransportPolicy, routed: Routed) -> str:
-        """The queue a recipient joins: its nexthop, or the mailbox itself when the
-        transport delivers one recipient at a time (so local users do not wait for
-        each other); the address extension is ignored, as qmgr_message_resolve does."""
+        """The queue a recipient joins: its nexthop, or user@nexthop when the limit is 1."""
+        # one recipient per delivery makes each mailbox its own destination, so local
+        # users do not wait for each other; the extension is ignored (qmgr_message_resolve)
         nexthop = routed.nexthop.lower()
         if policy.recipient_limit != 1:
             return nexthop
@@ -290,10 +286,10 @@ class Scheduler:
         return delivery
 
     def _pick_message(self, queue: _Queue, policy: TransportPolicy):
-        """The message whose entry goes next: the oldest, unless a small later one has
-        earned the right to cut in (a simplified form of nqmgr's delivery slots: the
-        current message earns 1/slot_cost slot per delivery, and a message with no more
-        entries than the slots earned goes first)."""
+        """The message whose entry goes next: the oldest, unless a small one may cut in."""
+        # a simplified form of nqmgr's delivery slots: the current message earns
+        # 1/slot_cost slot per delivery, and a later message with no more entries than
+        # the slots earned goes first, so small mail is not stuck behind a huge list
         head = next(iter(queue.todo))
         if policy.slot_cost <= 0:
             return head
@@ -387,11 +383,9 @@ class Scheduler:
             del transport.queues[queue.name]
 
     def message_finished(self, message_id) -> None:
-        """The caller is done with the message's file; it leaves the active queue.
-
-        Recipients still waiting are dropped (e.g. the file turned out corrupt); a
-        message with deliveries in flight cannot leave.
-        """
+        """The caller is done with the message's file; it leaves the active queue."""
+        # recipients still waiting are dropped (e.g. the file turned out corrupt); a
+        # message with deliveries in flight cannot leave
         message = self._messages.get(message_id)
         if message is None:
             raise Panic(f"unknown message {message_id!r}")
@@ -407,8 +401,7 @@ class Scheduler:
     # -- triggers and introspection -------------------------------------------------------
 
     def flush_dead(self) -> int:
-        """The F trigger: forget dead destinations and transports; their queues come
-        back at once with the window qmgr_queue_unthrottle gives them."""
+        """The F trigger: forget dead destinations and transports, reviving their queues."""
         count = self.dead.flush()
         for transport in self._transports.values():
             for queue in list(transport.queues.values()):

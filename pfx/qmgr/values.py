@@ -37,8 +37,10 @@ class Delivery:
 
 @attrs.frozen
 class Outcome:
-    """How a delivery went, as far as scheduling cares (per-recipient results are not
-    needed here: qmgr_deliver_update also only looks at the site-failure flag)."""
+    """How a delivery went, as far as scheduling cares."""
+
+    # per-recipient results are not needed here: qmgr_deliver_update also only looks
+    # at whether the agent reported a site (connection or handshake) failure
 
     kind: str = attrs.field(default=OK, validator=in_((OK, SITE_FAILED, TRANSPORT_FAILED)))
     dsn: Dsn | None = None
@@ -66,8 +68,9 @@ class Outcome:
 
 @attrs.frozen
 class Deferral:
-    """A recipient deferred without a delivery attempt; the caller logs it and writes
-    the defer log (status=deferred (text)), as qmgr_defer_recipient does."""
+    """A recipient deferred without a delivery attempt (qmgr_defer_recipient)."""
+
+    # the caller logs it and writes the defer log: status=deferred (text)
 
     message_id: Any
     recipient: Any  # the Routed.item

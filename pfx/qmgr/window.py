@@ -1,14 +1,13 @@
-"""Per-destination concurrency window: slow start, feedback, failed pseudo-cohorts (pure).
+"""Per-destination concurrency window: slow start, feedback, failed pseudo-cohorts (pure)."""
 
-This is SCHEDULER_README's Postfix 2.5 algorithm (qmgr_queue_unthrottle/_throttle):
-positive feedback grows the window at the end of a sequence of 1/feedback good
-deliveries, negative feedback shrinks it at the start of a sequence of 1/feedback
-failed ones, and a destination whose failures add up to failed_cohort_limit
-pseudo-cohorts (a pseudo-cohort is `window` deliveries) is declared dead. The loop
-conditions keep qmgr's half-step tolerance ("feedback / 2"), so the results match
-Postfix's, including its quirk that the first failure after a window increase takes
-two off the window when the feedback is 1. Fractions keep the arithmetic exact.
-"""
+# This is SCHEDULER_README's Postfix 2.5 algorithm (qmgr_queue_unthrottle/_throttle):
+# positive feedback grows the window at the end of a sequence of 1/feedback good
+# deliveries, negative feedback shrinks it at the start of a sequence of 1/feedback
+# failed ones, and a destination whose failures add up to failed_cohort_limit
+# pseudo-cohorts (a pseudo-cohort is `window` deliveries) is declared dead. The loop
+# conditions keep qmgr's half-step tolerance ("feedback / 2"), so the results match
+# Postfix's, including its quirk that with feedback 1 the first failure of a run (at
+# start or after growth) takes two off the window. Fractions keep the arithmetic exact.
 
 import re
 from fractions import Fraction
