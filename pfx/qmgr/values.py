@@ -62,7 +62,9 @@ class Outcome:
     @classmethod
     def transport_failed(cls, text: str = TRANSPORT_UNAVAILABLE,
                          dsn: Dsn | str = "4.3.0") -> "Outcome":
-        """The agent crashed, timed out as a whole, or does not exist."""
+        """The agent could not be reached or crashed; the transport rests a while."""
+        # Postfix says "mail transport unavailable", or "unknown mail transport error"
+        # after a crash; either way the delivery's own recipients are the caller's
         return cls(TRANSPORT_FAILED, dsn if isinstance(dsn, Dsn) else Dsn(dsn), text)
 
 
