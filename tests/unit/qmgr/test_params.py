@@ -49,9 +49,6 @@ def test_registry_accepts_the_declarations():
         "$default_destination_recipient_limit"
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="ParamRegistry.for_services must let a concrete Param "
-                          "(local_destination_recipient_limit = 1) win over a template")
 def test_local_keeps_its_own_defaults_when_templates_are_instantiated():
     registry = ParamRegistry()
     registry.add_declarations(QMGR_PARAMETERS)
