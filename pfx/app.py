@@ -18,6 +18,7 @@ from pfx.discover import discover
 from pfx.errors import ConfigError
 from pfx.master.service import MasterService
 from pfx.runtime.build import make_runtime
+from pfx.tables.registry import Registry
 from pfx.runtime.logging import (MailLog, MaillogObserver, SyslogObserver,
                                  check_maillog_path)
 
@@ -67,7 +68,8 @@ class PfxService(MultiService):
         name = config.settings.get_str("syslog_name")
         self.log = MailLog(name, "master")
         runtime = make_runtime(reactor, MailLog(name, "pfx"))
-        self.master = MasterService(config, installed, runtime, self.log)
+        tables = Registry(installed.tables, warn=self.log.warning, clock=reactor.seconds)
+        self.master = MasterService(config, installed, runtime, self.log, tables)
         self.master.setServiceParent(self)
         self._warnings = config.warnings()
 

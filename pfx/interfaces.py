@@ -54,7 +54,8 @@ class ITableType(Interface):
     description = Attribute("str: one line for listings")
 
     def open(name, flags):
-        """-> ILookupTable. Raise pfx.errors.TableConfigError for a bad table; the
+        """``name`` is the text after ``type:``; ``flags`` a pfx.plugin.TableFlags.
+        -> ILookupTable. Raise pfx.errors.TableConfigError for a bad table; the
         registry then installs a surrogate that fails soft."""
 
 
@@ -70,6 +71,8 @@ class IServiceContext(Interface):
     settings = Attribute("pfx.config.settings.Settings for this row (with -o overrides)")
     runtime = Attribute("pfx.plugin.Runtime")
     config_dir = Attribute("str: the configuration directory")
+    tables = Attribute("the table registry: tables.open('hash:/etc/pfx/access') -> "
+                       "ILookupTable; tables.open_list(text) for a comma-separated list")
 
     def provide(interface, provider):
         """Offer a shared component (cleanup offers IMailSubmitter, qmgr IQueueManager)."""

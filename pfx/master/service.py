@@ -56,12 +56,13 @@ def _declared_names(factory, service_name):
 class MasterService(MultiService):
     """The service tree of one pfx instance."""
 
-    def __init__(self, config, installed, runtime, log):
+    def __init__(self, config, installed, runtime, log, tables=None):
         super().__init__()
         self.config = config
         self.installed = installed
         self.runtime = runtime
         self.log = log
+        self.tables = tables  # the one pfx.tables.registry.Registry, shared by all rows
         self.components = Components()
         self._rows = {}
         for row in sorted(self._build(config).values(), key=lambda r: (r.order, r.entry.line)):
@@ -89,7 +90,7 @@ class MasterService(MultiService):
     def _make_row(self, entry, factory, settings, fingerprint):
         if IServiceFactory.providedBy(factory):
             context = ServiceContext(settings, self.runtime, self.config.config_dir,
-                                     self.components)
+                                     self.components, self.tables)
             service = factory.make_service(entry, context)
             return Row(entry, fingerprint, getattr(factory, "start_order", 50), service)
         if IDeliveryAgentFactory.providedBy(factory):
