@@ -107,6 +107,29 @@ class IMessageWriter(Interface):
         """Discard everything written so far."""
 
 
+class INotifier(Interface):
+    """The bounce program's entry point, used by qmgr (Postfix's bounce/defer/trace
+    clients). Per-message logs live in the queue's bounce/, defer/ and trace/
+    directories as records of ``name=value`` lines ended by an empty line, with
+    Postfix's attribute names (recipient, orig_rcpt, dsn_orcpt, dsn_notify, offset,
+    status, action, reason, relay, diag_type, diag_text, mta_type, mta_name, time)."""
+
+    def append(kind, queue_id, status):
+        """Durably add one pfx.envelope.RecipientStatus to the per-message log ``kind``
+        ('bounce', 'defer' or 'trace') of ``queue_id`` -> Deferred firing when on disk."""
+
+    def flush(kind, queue_id, request):
+        """Send the notice for that message and clear its log -> Deferred[str | None],
+        the notice's queue id (None when DSN NOTIFY or the null sender means no notice).
+
+        ``kind``: 'bounce' (non-delivery of the bounce log's recipients), 'expire' (the
+        message is too old: its defer log becomes a non-delivery notice), 'delay' (a
+        delay warning; the defer log is kept), 'success' (DSN NOTIFY=SUCCESS and
+        trace). ``request``: a pfx.envelope.DeliveryRequest for the whole message
+        (sender, envid, ret, arrival, open_content) whose recipients are the ones the
+        log concerns."""
+
+
 class IQueueManager(Interface):
     """qmgr's entry point."""
 
