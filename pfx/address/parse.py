@@ -1,0 +1,239 @@
+"""RFC 5322 lexing of addresses and header address lists, as Postfix's tok822 does.
+
+Tokens keep their offsets in the source text, so a header rewriter can replace just
+the addresses and leave display names, comments, groups and spacing as they were.
+'%' and '!' are operators here (not atom text) because the resolver must find them.
+"""
+
+import attrs
+
+ATOM = "atom"
+QSTRING = "qstring"  # text is the unquoted (internal) content
+DOMLIT = "domlit"  # text is the whole "[...]" literal
+COMMENT = "comment"  # text is the whole "(...)" comment
+WORDS = frozenset({ATOM, QSTRING, DOMLIT})
+OPERATORS = frozenset('<>@,;:.%![]()"')
+
+
+@attrs.frozen
+class Token:
+    """One lexical token: kind is ATOM/QSTRING/DOMLIT/COMMENT or the operator character."""
+
+    kind: str
+    text: str
+    start: int = attrs.field(default=0, eq=False)
+    end: int = attrs.field(default=0, eq=False)
+
+
+def _delimited(text, i, close, nest=None):
+    """Scan from just after an opening delimiter to ``close``; honour backslash escapes."""
+    depth, out = 1, []
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+            continue
+        if nest and ch == nest:
+            depth += 1
+        elif ch == close:
+            depth -= 1
+            if depth == 0:
+                return "".join(out), i + 1
+        out.append(ch)
+        i += 1
+    return "".join(out), i  # unterminated: take the rest, as tok822 does
+
+
+def scan(text):
+    """Split ``text`` into tokens (comments included); never raises on bad input."""
+    tokens, i, n = [], 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+        elif ch == "(":
+            _, j = _delimited(text, i + 1, ")", nest="(")
+            tokens.append(Token(COMMENT, text[i:j], i, j))
+            i = j
+        elif ch == '"':
+            value, j = _delimited(text, i + 1, '"')
+            tokens.append(Token(QSTRING, value, i, j))
+            i = j
+        elif ch == "[":
+            _, j = _delimited(text, i + 1, "]")
+            tokens.append(Token(DOMLIT, text[i:j], i, j))
+            i = j
+        elif ch in OPERATORS:
+            tokens.append(Token(ch, ch, i, i + 1))
+            i += 1
+        else:
+            j, out = i, []
+            while j < n and not text[j].isspace() and text[j] not in OPERATORS:
+                if text[j] == "\\" and j + 1 < n:
+                    j += 1  # a quoted-pair in an atom: keep the character, drop the backslash
+                out.append(text[j])
+                j += 1
+            tokens.append(Token(ATOM, "".join(out), i, j))
+            i = j
+    return tokens
+
+
+def scan_address(text):
+    """Tokens of one address (comments dropped), for rewriting and resolving."""
+    return [t for t in scan(text) if t.kind != COMMENT]
+
+
+def _needs_space(tok, nxt):
+    # tok822's spacing: words stay apart ("first last"), operators hug their neighbours.
+    if tok.kind in (",", ";"):
+        return True
+    nonop = WORDS | {COMMENT}
+    return tok.kind in nonop and (nxt.kind in nonop or nxt.kind == "<")
+
+
+def _join(tokens, render):
+    out = []
+    for k, tok in enumerate(tokens):
+        out.append(render(tok))
+        if k + 1 < len(tokens) and _needs_space(tok, tokens[k + 1]):
+            out.append(" ")
+    return "".join(out)
+
+
+def _quote_text(value):
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def internalize(tokens):
+    """Tokens -> internal form: quoted strings lose their quotes and escapes."""
+    return _join(tokens, lambda t: t.text)
+
+
+def externalize(tokens):
+    """Tokens -> external form: quoted strings are quoted again."""
+    return _join(tokens, lambda t: _quote_text(t.text) if t.kind == QSTRING else t.text)
+
+
+@attrs.frozen
+class Mailbox:
+    """One address in a header: where its addr-spec lies in the value, and what surrounds it."""
+
+    address: str  # external form of the addr-spec (no angle brackets, no comments)
+    span: tuple  # (start, end) of the addr-spec in the header value; (n, n) if empty
+    display: str = ""  # the phrase before '<', as written (quotes and all)
+    route: str = ""  # a source route inside <...>, e.g. "@a,@b:"
+    angle: bool = False
+    group: str | None = None  # the group's display name when inside "name: ...;"
+
+    @property
+    def display_name(self):
+        """The phrase with its quotes removed (for logging; not MIME-decoded)."""
+        return internalize([t for t in scan(self.display) if t.kind != COMMENT])
+
+
+@attrs.frozen
+class AddressList:
+    """A parsed header value: the original text plus every mailbox found in it."""
+
+    text: str
+    mailboxes: tuple
+    groups: tuple = ()  # group display names, in order, including empty groups
+
+    def addresses(self):
+        """The external-form addresses, in order."""
+        return [m.address for m in self.mailboxes]
+
+    def rewrite(self, fn):
+        """Return the header value with each address replaced by ``fn(address)``.
+
+        Only the addr-spec spans change; a None result keeps the address as it was.
+        """
+        out, pos = [], 0
+        for box in self.mailboxes:
+            new = fn(box.address)
+            if new is None or new == box.address:
+                continue
+            start, end = box.span
+            out.append(self.text[pos:start])
+            out.append(new)
+            pos = end
+        out.append(self.text[pos:])
+        return "".join(out)
+
+
+def _mailbox(text, toks, group):
+    """Build a Mailbox from the tokens of one list element, or None if it is empty."""
+    words = [t for t in toks if t.kind != COMMENT]
+    if not words:
+        return None
+    opens = [k for k, t in enumerate(toks) if t.kind == "<"]
+    if opens:
+        lt = opens[0]
+        closes = [k for k, t in enumerate(toks) if t.kind == ">" and k > lt]
+        gt = closes[0] if closes else len(toks)
+        inner = [t for t in toks[lt + 1 : gt] if t.kind != COMMENT]
+        route = ""
+        if inner and inner[0].kind == "@":
+            colon = next((k for k, t in enumerate(inner) if t.kind == ":"), None)
+            if colon is not None:
+                route, inner = externalize(inner[: colon + 1]), inner[colon + 1 :]
+        display = text[toks[0].start : toks[lt].start].strip() if lt else ""
+        if inner:
+            span = (inner[0].start, inner[-1].end)
+        else:
+            span = (toks[lt].end, toks[lt].end)
+        return Mailbox(externalize(inner), span, display, route, True, group)
+    span = (words[0].start, words[-1].end)
+    return Mailbox(externalize(words), span, "", "", False, group)
+
+
+def parse_address_list(text):
+    """Parse an RFC 5322 address-list header value (To, Cc, From, ...) leniently."""
+    tokens = scan(text)
+    mailboxes, groups = [], []
+    current, group, in_angle = [], None, False
+
+    def flush():
+        box = _mailbox(text, current, group)
+        if box is not None:
+            mailboxes.append(box)
+        current.clear()
+
+    for tok in tokens:
+        kind = tok.kind
+        if kind == "<":
+            in_angle = True
+        elif kind == ">":
+            in_angle = False
+        if in_angle and kind in (",", ":", ";") and not _is_route_sep(current, kind):
+            in_angle = False  # a broken "<..." runs into the next element; close it here
+        if in_angle:
+            current.append(tok)
+        elif kind == "," :
+            flush()
+        elif kind == ":" and group is None and _is_group_name(current):
+            group = internalize([t for t in current if t.kind != COMMENT])
+            groups.append(group)
+            current.clear()
+        elif kind == ";" and group is not None:
+            flush()
+            group = None
+        else:
+            current.append(tok)
+    flush()
+    return AddressList(text, tuple(mailboxes), tuple(groups))
+
+
+def _is_route_sep(current, kind):
+    """Inside <...>, ',' and ':' belong to a source route like <@a,@b:u@d>."""
+    if kind not in (",", ":"):
+        return False
+    inner = current[[t.kind for t in current].index("<") + 1 :] if current else []
+    return bool(inner) and inner[0].kind == "@" and all(t.kind != ":" for t in inner)
+
+
+def _is_group_name(current):
+    """A ':' starts a group only after a phrase (words and dots), not inside an address."""
+    words = [t for t in current if t.kind != COMMENT]
+    return bool(words) and all(t.kind in (ATOM, QSTRING, ".") for t in words)
