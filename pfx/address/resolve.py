@@ -211,10 +211,6 @@ def _lookup(table, key):
     return table(key) if table is not None else None
 
 
-def _sender_key(sender, empty_key):
-    return sender if sender else empty_key
-
-
 def resolve(address, settings, sender=""):
     """Resolve an internal-form recipient for ``sender``; never raises on bad input."""
     try:
@@ -268,7 +264,8 @@ def _resolve(address, settings, sender):
             transport, nexthop = apply_transport_entry(found, transport, nexthop, rcpt_domain)
 
     if settings.relocated_maps is not None:
-        newloc = find_address(settings.relocated_maps, recipient)
+        newloc = find_address(settings.relocated_maps, recipient, settings.recipient_delimiter,
+                              _local_for_lookup(settings))
         if newloc is not None:
             transport, nexthop = "error", f"5.1.6 User has moved to {newloc}"
 
@@ -294,14 +291,14 @@ def _remote_class(rcpt_domain, sender, settings, flags):
         flags |= ResolveFlag.CLASS_RELAY
     else:
         transport = settings.default_transport
-        key = _sender_key(sender, settings.empty_address_default_transport_maps_lookup_key)
-        found = _sender_lookup(settings.sender_dependent_default_transport_maps, key)
+        found = _sender_lookup(settings.sender_dependent_default_transport_maps, sender,
+                               settings.empty_address_default_transport_maps_lookup_key, settings)
         if found is not None:
             transport = found
         flags |= ResolveFlag.CLASS_DEFAULT
     # Off-host mail: sender-dependent relayhost, else relayhost, else the domain itself.
-    key = _sender_key(sender, settings.empty_address_relayhost_maps_lookup_key)
-    relay = _sender_lookup(settings.sender_dependent_relayhost_maps, key)
+    relay = _sender_lookup(settings.sender_dependent_relayhost_maps, sender,
+                           settings.empty_address_relayhost_maps_lookup_key, settings)
     if relay is not None:
         nexthop = relay
     elif settings.relayhost:
@@ -311,14 +308,20 @@ def _remote_class(rcpt_domain, sender, settings, flags):
     return transport, nexthop, flags
 
 
-def _sender_lookup(table, key):
+def _local_for_lookup(settings):
+    """Domains whose bare user part is also a lookup key: $myorigin and our own."""
+    origin = settings.canon.myorigin.lower()
+    return lambda domain: domain == origin or is_local_domain(domain, settings)
+
+
+def _sender_lookup(table, sender, null_key, settings):
     """A sender-dependent map result; empty and DUNNO mean "use the default"."""
     if table is None:
         return None
-    if key.startswith("<") or "@" not in key:
-        value = table(key)
+    if not sender:
+        value = table(null_key)
     else:
-        value = find_address(table, key)
+        value = find_address(table, sender, settings.recipient_delimiter, _local_for_lookup(settings))
     if value is None or value.strip() == "" or value.strip().upper() == "DUNNO":
         return None
     return value.strip()
@@ -338,20 +341,23 @@ def strip_extension(address, delimiter):
     return local[:cut] + (at + domain if at else "")
 
 
-def find_address(table, address, delimiter=""):
-    """mail_addr_find's order for user@domain keys: full, unextended, then @domain."""
+def find_address(table, address, delimiter="", local_domain=None):
+    """mail_addr_find's order: user+ext@domain, user@domain, then for a local domain
+    (``local_domain(domain)`` true) user+ext and user, then @domain."""
     key = address.lower()
-    value = table(key)
-    if value is not None:
-        return value
-    stripped = strip_extension(key, delimiter)
-    if stripped is not None:
-        value = table(stripped)
-        if value is not None:
-            return value
-    _, at, domain = key.rpartition("@")
+    local, at, domain = key.rpartition("@")
+    if not at:
+        local, domain = key, ""
+    keys = [key, strip_extension(key, delimiter)]
+    if at and local_domain is not None and local_domain(domain):
+        keys += [local, strip_extension(local, delimiter)]
     if at:
-        return table("@" + domain)
+        keys.append("@" + domain)
+    for probe in keys:
+        if probe is not None:
+            value = table(probe)
+            if value is not None:
+                return value
     return None
 
 
