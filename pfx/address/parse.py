@@ -188,11 +188,35 @@ def _mailbox(text, toks, group):
     return Mailbox(externalize(words), span, "", "", False, group)
 
 
+class _Element(list):
+    """Tokens of one list element, counting as it grows whether they form a phrase."""
+
+    def __init__(self):
+        super().__init__()
+        self.words = self.others = 0
+
+    def append(self, tok):
+        super().append(tok)
+        if tok.kind in (ATOM, QSTRING):
+            self.words += 1
+        elif tok.kind not in (".", COMMENT):
+            self.others += 1
+
+    def clear(self):
+        super().clear()
+        self.words = self.others = 0
+
+    def is_phrase(self):
+        """A ':' starts a group only after a phrase (words and dots), not inside an address."""
+        return self.words > 0 and self.others == 0
+
+
 def parse_address_list(text):
     """Parse an RFC 5322 address-list header value (To, Cc, From, ...) leniently."""
-    tokens = scan(text)
     mailboxes, groups = [], []
-    current, group, in_angle = [], None, False
+    current, group = _Element(), None
+    # Inside <...>: "route" is True while a source route (<@a,@b:...) is still open.
+    in_angle = route = False
 
     def flush():
         box = _mailbox(text, current, group)
@@ -200,19 +224,26 @@ def parse_address_list(text):
             mailboxes.append(box)
         current.clear()
 
-    for tok in tokens:
+    for tok in scan(text):
         kind = tok.kind
-        if kind == "<":
-            in_angle = True
-        elif kind == ">":
-            in_angle = False
-        if in_angle and kind in (",", ":", ";") and not _is_route_sep(current, kind):
-            in_angle = False  # a broken "<..." runs into the next element; close it here
         if in_angle:
+            if kind == "@" and current[-1].kind == "<":
+                route = True
+            if kind in (",", ":", ";") and not (route and kind != ";"):
+                in_angle = False  # a broken "<..." runs into the next element; close it here
+            else:
+                if kind == ":":
+                    route = False
+                elif kind == ">":
+                    in_angle = False
+                current.append(tok)
+                continue
+        if kind == "<":
+            in_angle, route = True, False
             current.append(tok)
-        elif kind == "," :
+        elif kind == ",":
             flush()
-        elif kind == ":" and group is None and _is_group_name(current):
+        elif kind == ":" and group is None and current.is_phrase():
             group = internalize([t for t in current if t.kind != COMMENT])
             groups.append(group)
             current.clear()
@@ -223,17 +254,3 @@ def parse_address_list(text):
             current.append(tok)
     flush()
     return AddressList(text, tuple(mailboxes), tuple(groups))
-
-
-def _is_route_sep(current, kind):
-    """Inside <...>, ',' and ':' belong to a source route like <@a,@b:u@d>."""
-    if kind not in (",", ":"):
-        return False
-    inner = current[[t.kind for t in current].index("<") + 1 :] if current else []
-    return bool(inner) and inner[0].kind == "@" and all(t.kind != ":" for t in inner)
-
-
-def _is_group_name(current):
-    """A ':' starts a group only after a phrase (words and dots), not inside an address."""
-    words = [t for t in current if t.kind != COMMENT]
-    return bool(words) and all(t.kind in (ATOM, QSTRING, ".") for t in words)
