@@ -112,3 +112,8 @@ def unquote_local(address):
 
 
 unquote_822_local = unquote_local
+
+
+def needs_smtputf8(address):
+    """True if the address has non-ASCII characters, so it may only travel with SMTPUTF8."""
+    return not address.isascii()

@@ -17,7 +17,7 @@ import enum
 import attrs
 
 from pfx.address import domains
-from pfx.address.parse import QSTRING, Token, internalize, scan
+from pfx.address.parse import DOMLIT, QSTRING, Token, internalize, scan
 from pfx.address.quote import quote_local
 from pfx.address.rewrite import CanonSettings, rewrite_tokens, rfind
 from pfx.errors import TableRetry
@@ -48,6 +48,11 @@ _CLASS_NAMES = {
 }
 
 
+def class_name(flags):
+    """The address class named by the CLASS_* bit in ``flags``, or ''."""
+    return next((name for bit, name in _CLASS_NAMES.items() if flags & bit), "")
+
+
 @attrs.frozen
 class Resolution:
     """What trivial-rewrite answers: where one recipient goes and what smtpd must know."""
@@ -61,10 +66,7 @@ class Resolution:
     @property
     def address_class(self):
         """'local', 'alias', 'virtual', 'relay', 'default', or '' when unresolved."""
-        for bit, name in _CLASS_NAMES.items():
-            if self.flags & bit:
-                return name
-        return ""
+        return class_name(self.flags)
 
     @property
     def routed(self):
@@ -89,6 +91,15 @@ class Resolution:
         if self.routed and not allow_untrusted_routing:
             return False
         return bool(self.flags & (CLASS_FINAL | ResolveFlag.CLASS_RELAY))
+
+    def describe(self):
+        """One line for `pfx resolve` and logs: class, transport, nexthop, recipient, flags."""
+        names = [f.name for f in ResolveFlag if f and not f.name.startswith("CLASS_") and self.flags & f]
+        line = (f"class={self.address_class or '-'} transport={self.transport or '-'} "
+                f"nexthop={self.nexthop or '-'} recipient={self.recipient}")
+        if names:
+            line += " flags=" + ",".join(names)
+        return line + (f" reason={self.reason}" if self.reason else "")
 
 
 @attrs.frozen
@@ -145,19 +156,13 @@ def _has_route_operator(local):
     return any(op in local for op in "@%!")
 
 
-class _Done(Exception):
-    """Early exit from resolve with a finished Resolution."""
-
-    def __init__(self, result):
-        super().__init__()
-        self.result = result
-
-
 def _strip_locals(toks, settings):
     """The resolver loop: peel local domains and routing operators off the address.
 
     Returns (tokens, saved_local_domain_tokens, remote) where remote says whether the
-    loop stopped at a non-local domain.
+    loop stopped at a non-local domain, or None if the address never settles (each
+    pass removes something, so Postfix's bound of length + 100 passes is never hit
+    by a well-behaved loop; it is kept as a guard).
     """
     canon = settings.canon
     saved, limit = None, len(internalize(toks)) + 100
@@ -174,7 +179,7 @@ def _strip_locals(toks, settings):
             if settings.resolve_numeric_domain:
                 literal = domains.numeric_to_literal(text)
                 if literal is not None:
-                    dom, text = [Token("domlit", literal)], literal
+                    dom, text = [Token(DOMLIT, literal)], literal
                     toks = toks[: at + 1] + dom
             # A bare trailing '@' is stripped like a local domain; the empty domain
             # left over is refused later by the syntax check.
@@ -192,7 +197,7 @@ def _strip_locals(toks, settings):
                 toks = rewrite_tokens(scan(quote_local(cracked)), canon)
                 continue
         return toks, saved, False
-    raise _Done(Resolution("", "", "", ResolveFlag.FAIL, "giving up after too many iterations"))
+    return None
 
 
 def _crack(local, canon):
@@ -207,23 +212,19 @@ def _crack(local, canon):
     return None
 
 
-def _lookup(table, key):
-    return table(key) if table is not None else None
-
-
 def resolve(address, settings, sender=""):
     """Resolve an internal-form recipient for ``sender``; never raises on bad input."""
     try:
         return _resolve(address, settings, sender)
-    except _Done as done:
-        return done.result
     except TableRetry as exc:
         return Resolution("", "", address, ResolveFlag.FAIL, f"table lookup failed: {exc}")
 
 
 def _resolve(address, settings, sender):
-    toks = scan(quote_local(address))
-    toks, saved, remote = _strip_locals(toks, settings)
+    stripped = _strip_locals(scan(quote_local(address)), settings)
+    if stripped is None:
+        return Resolution("", "", address, ResolveFlag.FAIL, "giving up after too many iterations")
+    toks, saved, remote = stripped
 
     # Nothing left, or "": the local MAILER-DAEMON (empty_address_recipient).
     if _is_null_localpart(toks):
@@ -253,7 +254,7 @@ def _resolve(address, settings, sender):
         transport = name
     if not transport:
         return Resolution("", "", recipient, flags | ResolveFlag.FAIL,
-                          f"null transport is not allowed for class {_class_of(flags)}")
+                          f"null transport is not allowed for class {class_name(flags)}")
 
     if settings.transport_maps is not None and not flags & ResolveFlag.CLASS_ALIAS:
         found = transport_lookup(settings.transport_maps, recipient,
@@ -273,10 +274,6 @@ def _resolve(address, settings, sender):
     if not settings.allow_min_user and recipient.startswith("-"):
         flags |= ResolveFlag.ERROR
     return Resolution(transport, nexthop, recipient, flags)
-
-
-def _class_of(flags):
-    return next((n for b, n in _CLASS_NAMES.items() if flags & b), "")
 
 
 def _remote_class(rcpt_domain, sender, settings, flags):

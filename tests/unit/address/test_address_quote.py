@@ -111,3 +111,11 @@ def test_round_trip_without_domain(local):
 def test_dot_atoms_are_never_quoted(address):
     assert quote_822_local(address) == address
     assert quote_822_local(unquote_local(address)) == address
+
+
+def test_needs_smtputf8():
+    from pfx.address.quote import needs_smtputf8
+
+    assert needs_smtputf8("josé@example.com")
+    assert needs_smtputf8("user@exämple.com")
+    assert not needs_smtputf8('"a b"@[1.2.3.4]')

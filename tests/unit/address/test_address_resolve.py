@@ -211,3 +211,11 @@ def test_flags_keep_postfix_values():
 def test_resolve_never_raises_on_junk():
     for junk in ["\x00", "@" * 50, "!" * 50, "%" * 50, "a!" * 40 + "b", "[" * 10, '"' * 7, "(", "<>@<>", "@:@:@"]:
         assert resolve(junk, BASE) is not None
+
+
+def test_describe():
+    assert resolve("user", BASE).describe() == (
+        "class=local transport=local nexthop=mail.example.com recipient=user@mail.example.com")
+    line = resolve("user%foreign@relay.test", BASE).describe()
+    assert line.endswith("recipient=user%foreign@relay.test flags=ROUTED")
+    assert "reason=bad destination domain: ''" in resolve("user@", BASE).describe()
