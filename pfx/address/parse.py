@@ -117,14 +117,21 @@ def externalize(tokens):
 
 @attrs.frozen
 class Mailbox:
-    """One address in a header: where its addr-spec lies in the value, and what surrounds it."""
+    """One address in a header: where it lies in the value, and what surrounds it."""
 
-    address: str  # external form of the addr-spec (no angle brackets, no comments)
-    span: tuple  # (start, end) of the addr-spec in the header value; (n, n) if empty
+    # External form without angle brackets or comments. A source route stays in front
+    # ("@a, @b:u@d"), as in tok822, so canonical rewriting strips it as Postfix does.
+    address: str
+    span: tuple  # (start, end) of the address in the header value; (n, n) if empty
     display: str = ""  # the phrase before '<', as written (quotes and all)
     route: str = ""  # a source route inside <...>, e.g. "@a,@b:"
     angle: bool = False
     group: str | None = None  # the group's display name when inside "name: ...;"
+
+    @property
+    def addr_spec(self):
+        """The address without its source route."""
+        return self.address[len(self.route) :]
 
     @property
     def display_name(self):
@@ -177,7 +184,7 @@ def _mailbox(text, toks, group):
         if inner and inner[0].kind == "@":
             colon = next((k for k, t in enumerate(inner) if t.kind == ":"), None)
             if colon is not None:
-                route, inner = externalize(inner[: colon + 1]), inner[colon + 1 :]
+                route = externalize(inner[: colon + 1])
         display = text[toks[0].start : toks[lt].start].strip() if lt else ""
         if inner:
             span = (inner[0].start, inner[-1].end)

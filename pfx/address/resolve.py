@@ -266,7 +266,7 @@ def _resolve(address, settings, sender):
 
     if settings.relocated_maps is not None:
         newloc = find_address(settings.relocated_maps, recipient, settings.recipient_delimiter,
-                              _local_for_lookup(settings))
+                              local_domain_matcher(settings))
         if newloc is not None:
             transport, nexthop = "error", f"5.1.6 User has moved to {newloc}"
 
@@ -305,8 +305,12 @@ def _remote_class(rcpt_domain, sender, settings, flags):
     return transport, nexthop, flags
 
 
-def _local_for_lookup(settings):
-    """Domains whose bare user part is also a lookup key: $myorigin and our own."""
+def local_domain_matcher(settings):
+    """For find_address(): $myorigin, mydestination and our [address] literals.
+
+    These are the domains whose bare user part is also a lookup key (mail_addr_find;
+    e.g. virtual_alias_maps is searched for user@domain, then user, then @domain).
+    """
     origin = settings.canon.myorigin.lower()
     return lambda domain: domain == origin or is_local_domain(domain, settings)
 
@@ -318,7 +322,7 @@ def _sender_lookup(table, sender, null_key, settings):
     if not sender:
         value = table(null_key)
     else:
-        value = find_address(table, sender, settings.recipient_delimiter, _local_for_lookup(settings))
+        value = find_address(table, sender, settings.recipient_delimiter, local_domain_matcher(settings))
     if value is None or value.strip() == "" or value.strip().upper() == "DUNNO":
         return None
     return value.strip()

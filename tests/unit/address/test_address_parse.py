@@ -72,7 +72,7 @@ def test_scan_address_drops_comments():
      ["jd@example.com", "jane@example.com"], ['"Doe, John"', ""]),
     ('"quoted local"@example.com', ['"quoted local"@example.com'], [""]),
     ("a@x,,b@y,", ["a@x", "b@y"], ["", ""]),
-    ("<@a,@b:user@dom>", ["user@dom"], [""]),
+    ("<@a,@b:user@dom>", ["@a, @b:user@dom"], [""]),
     ("Name <user@[1.2.3.4]>", ["user@[1.2.3.4]"], ["Name"]),
     ("Name <user@[IPv6:2001:db8::1]>", ["user@[IPv6:2001:db8::1]"], ["Name"]),
     ("José <josé@exämple.com>", ["josé@exämple.com"], ["José"]),
@@ -100,7 +100,9 @@ def test_groups():
 
 def test_route_and_display_name():
     box = parse_address_list('"Doe, J." (work) <@relay:jd@example.com>').mailboxes[0]
+    assert box.address == "@relay:jd@example.com"
     assert box.route == "@relay:"
+    assert box.addr_spec == "jd@example.com"
     assert box.angle
     assert box.display == '"Doe, J." (work)'
     assert box.display_name == "Doe, J."
@@ -130,3 +132,13 @@ def test_parser_never_raises_and_identity_rewrite_keeps_text(value):
     for box in parsed.mailboxes:
         start, end = box.span
         assert 0 <= start <= end <= len(value)
+
+
+def test_header_canonicalization_like_cleanup():
+    from pfx.address.rewrite import CanonSettings, canonicalize_external
+
+    local = CanonSettings("mail.example.com", "example.com")
+    value = '"Joe Q." <joe>, site!bob (uucp), <@relay.test:ann@x.test>, "a b"@x, undisclosed:;'
+    out = parse_address_list(value).rewrite(lambda a: canonicalize_external(a, local))
+    assert out == ('"Joe Q." <joe@mail.example.com>, bob@site (uucp), <ann@x.test>, "a b"@x, '
+                   "undisclosed:;")

@@ -219,3 +219,14 @@ def test_describe():
     line = resolve("user%foreign@relay.test", BASE).describe()
     assert line.endswith("recipient=user%foreign@relay.test flags=ROUTED")
     assert "reason=bad destination domain: ''" in resolve("user@", BASE).describe()
+
+
+def test_local_domain_matcher_for_table_lookups():
+    from pfx.address.resolve import local_domain_matcher
+
+    is_local = local_domain_matcher(make_settings(myorigin="origin.test"))
+    assert is_local("origin.test") and is_local("localhost") and is_local("[127.0.0.1]")
+    assert not is_local("foreign.test")
+    table = {"joe": "joe@elsewhere.test"}.get
+    assert find_address(table, "joe@localhost", "+", is_local) == "joe@elsewhere.test"
+    assert find_address(table, "joe@foreign.test", "+", is_local) is None
