@@ -23,6 +23,7 @@ class Token:
     text: str
     start: int = attrs.field(default=0, eq=False)
     end: int = attrs.field(default=0, eq=False)
+    glued: bool = attrs.field(default=False, eq=False)  # never print a space after it
 
 
 def _delimited(text, i, close, nest=None):
@@ -30,8 +31,8 @@ def _delimited(text, i, close, nest=None):
     depth, out = 1, []
     while i < len(text):
         ch = text[i]
-        if ch == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
+        if ch == "\\":  # a quoted-pair; a lone trailing backslash is dropped
+            out.append(text[i + 1 : i + 2])
             i += 2
             continue
         if nest and ch == nest:
@@ -61,8 +62,8 @@ def scan(text):
             tokens.append(Token(QSTRING, value, i, j))
             i = j
         elif ch == "[":
-            _, j = _delimited(text, i + 1, "]")
-            tokens.append(Token(DOMLIT, text[i:j], i, j))
+            value, j = _delimited(text, i + 1, "]")
+            tokens.append(Token(DOMLIT, f"[{value}]", i, j))  # an unterminated one is closed
             i = j
         elif ch in OPERATORS:
             tokens.append(Token(ch, ch, i, i + 1))
@@ -70,11 +71,16 @@ def scan(text):
         else:
             j, out = i, []
             while j < n and not text[j].isspace() and text[j] not in OPERATORS:
-                if text[j] == "\\" and j + 1 < n:
+                if text[j] == "\\":
                     j += 1  # a quoted-pair in an atom: keep the character, drop the backslash
+                    if j == n:
+                        break
                 out.append(text[j])
                 j += 1
-            tokens.append(Token(ATOM, "".join(out), i, j))
+            value = "".join(out)
+            # An atom that got a special character through a backslash prints quoted.
+            quoted = any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c in OPERATORS for c in value)
+            tokens.append(Token(QSTRING if quoted else ATOM, value, i, j))
             i = j
     return tokens
 
@@ -85,18 +91,19 @@ def scan_address(text):
 
 
 def _needs_space(tok, nxt):
-    # tok822's spacing: words stay apart ("first last"), operators hug their neighbours.
-    if tok.kind in (",", ";"):
+    # tok822's spacing: words stay apart ("first last"), a space follows ',' and
+    # precedes '<', and other operators hug their neighbours.
+    if tok.kind == "," or nxt.kind == "<":
         return True
     nonop = WORDS | {COMMENT}
-    return tok.kind in nonop and (nxt.kind in nonop or nxt.kind == "<")
+    return tok.kind in nonop and nxt.kind in nonop
 
 
 def _join(tokens, render):
     out = []
     for k, tok in enumerate(tokens):
         out.append(render(tok))
-        if k + 1 < len(tokens) and _needs_space(tok, tokens[k + 1]):
+        if k + 1 < len(tokens) and not tok.glued and _needs_space(tok, tokens[k + 1]):
             out.append(" ")
     return "".join(out)
 

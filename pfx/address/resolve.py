@@ -194,21 +194,26 @@ def _strip_locals(toks, settings):
         if settings.resolve_dequoted_address and len(toks) == 1 and toks[0].kind == QSTRING:
             cracked = _crack(toks[0].text, canon)
             if cracked is not None:
-                toks = rewrite_tokens(scan(quote_local(cracked)), canon)
+                toks = rewrite_tokens(scan(cracked), canon)
                 continue
         return toks, saved, False
     return None
 
 
 def _crack(local, canon):
-    """A quoted local part with a routing operator inside: expose the last one."""
+    """A quoted local part with a routing operator inside: the text to rescan, or None.
+
+    For '@' (or '%', which becomes '@') the result is quoted again, so what precedes
+    the operator stays one local part; for '!' it is rescanned as it is. Both as
+    Postfix does, which also keeps the loop from cracking the same string forever.
+    """
     pos = local.rfind("@")
     if pos < 0 and canon.allow_percent_hack:
         pos = local.rfind("%")
     if pos >= 0:
-        return local[:pos] + "@" + local[pos + 1 :]
+        return quote_local(local[:pos] + "@" + local[pos + 1 :])
     if canon.swap_bangpath and "!" in local:
-        return local  # rescanned unquoted, the '!' becomes an operator
+        return local
     return None
 
 
@@ -233,13 +238,12 @@ def _resolve(address, settings, sender):
         toks = toks + (saved if saved else [Token("@", "@")] + scan(settings.myhostname))
     recipient = internalize(toks)
     local_part, _, rcpt_domain = recipient.rpartition("@")
+    if not domains.valid_domain(rcpt_domain):
+        return Resolution("", "", recipient, ResolveFlag.ERROR | ResolveFlag.CLASS_DEFAULT,
+                          f"bad destination domain: {rcpt_domain!r}")
     flags = ResolveFlag.NONE
     if _has_route_operator(local_part):
         flags |= ResolveFlag.ROUTED
-
-    if not domains.valid_domain(rcpt_domain):
-        return Resolution("", "", recipient, flags | ResolveFlag.ERROR | ResolveFlag.CLASS_DEFAULT,
-                          f"bad destination domain: {rcpt_domain!r}")
     if remote:
         transport, nexthop, flags = _remote_class(rcpt_domain, sender, settings, flags)
     else:

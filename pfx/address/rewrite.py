@@ -69,7 +69,10 @@ def rewrite_tokens(tokens, settings):
         percent = rfind(toks, "%")
         if settings.swap_bangpath and bang >= 0:
             # site!rest -> rest@site (only the first '!'; the resolver loops for the rest)
-            toks = toks[bang + 1 :] + [_at()] + toks[:bang]
+            rest = toks[bang + 1 :]
+            if bang == 0:  # "!rest": Postfix prints the moved tokens without spaces
+                rest = [attrs.evolve(t, glued=True) for t in rest]
+            toks = rest + [_at()] + toks[:bang]
         elif settings.allow_percent_hack and percent >= 0:
             toks[percent] = _at()
         elif settings.append_at_myorigin and settings.myorigin:

@@ -143,6 +143,13 @@ CLASSES = [
     ('user.@example.com', 'LOCAL', 'local', 'mail.example.com', 'user.@example.com'),
     ('user@foreign.test(x)@example.com', 'ERROR|DEFAULT', '', '', 'user@foreign.test (x)'),
     ('a@b%c!d@example.com', 'ERROR|DEFAULT', '', '', 'a@b%c!d'),
+    ('(127.0.0.1!!:', 'ROUTED|LOCAL', 'local', 'mail.example.com', '(127.0.0.1!!:@mail.example.com'),
+    ('%ü::)', 'LOCAL', 'local', 'mail.example.com', ':)@mail.example.com'),
+    ('""%user', 'DEFAULT', 'smtp', 'user', '""@user'),
+    ('"%a@', 'DEFAULT', 'smtp', 'a', '"@a'),
+    ('!ü[1.2.3.4]localhost', 'ERROR|DEFAULT', '', '', 'ü[1.2.3.4]localhost@'),
+    ('[["%+>%', 'ERROR|DEFAULT', '', '', '[["@+>'),
+    ('a\\@b@example.com', 'DEFAULT', 'smtp', 'b', 'a\\@b'),
 ]
 
 RELAYHOST = [

@@ -30,10 +30,13 @@ def kinds(text):
     ("u (a (nested) comment) v", [(ATOM, "u"), (COMMENT, "(a (nested) comment)"), (ATOM, "v")]),
     ("a%b!c", [(ATOM, "a"), ("%", "%"), (ATOM, "b"), ("!", "!"), (ATOM, "c")]),
     ("@a,@b:u", [("@", "@"), (ATOM, "a"), (",", ","), ("@", "@"), (ATOM, "b"), (":", ":"), (ATOM, "u")]),
-    ("a\\@b", [(ATOM, "a@b")]),  # quoted-pair inside an atom
+    ("a\\@b", [(QSTRING, "a@b")]),  # quoted-pair inside an atom: prints quoted
+    ("a\\.b", [(QSTRING, "a.b")]),
+    ("a\\bc", [(ATOM, "abc")]),
     ('"unterminated', [(QSTRING, "unterminated")]),
     ("(unterminated", [(COMMENT, "(unterminated")]),
-    ("[1.2", [(DOMLIT, "[1.2")]),
+    ("[1.2", [(DOMLIT, "[1.2]")]),  # closed, as tok822 prints it
+    ("a\\", [(ATOM, "a")]),  # a lone trailing backslash is dropped
     ("josé@exämple.com", [(ATOM, "josé"), ("@", "@"), (ATOM, "exämple"), (".", "."), (ATOM, "com")]),
     ("", []),
 ])

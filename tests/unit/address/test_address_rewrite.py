@@ -66,6 +66,12 @@ CANONICAL = [
     ('"a\\"b"@x', '"a\\"b"@x', '"a\\"b"@x.example.com', '"a\\"b"@x'),
     ('user@Host.Example.COM', 'user@Host.Example.COM', 'user@Host.Example.COM', 'user@Host.Example.COM'),
     ('bob.', '"bob."@mail.example.com', '"bob."@example.com', '"bob."@mail.example.com'),
+    ('!a b', 'ab@', 'ab@', '"!a b"@mail.example.com'),
+    ('!vmbox.test".user+', 'vmbox.test.user+@', 'vmbox.test.user+@', '"!vmbox.test .user+"@mail.example.com'),
+    ('a\\@b@x', '"a@b"@x', '"a@b"@x.example.com', '"a@b"@x'),
+    ('[\\', '"[]"@mail.example.com', '"[]"@example.com', '"[]"@mail.example.com'),
+    ('>@@+@+\\', '">@@+"@+', '">@@+"@+.example.com', '">@@+"@+'),
+    ('!,[127.0.0.1]!\\valias.test', '",[127.0.0.1]!valias.test"@', '",[127.0.0.1]!valias.test"@', '"!, [127.0.0.1]!valias.test"@mail.example.com'),
 ]
 
 
