@@ -61,6 +61,8 @@ def valid_hostname(name):
     numeric = True
     for label in name.split("."):
         if not label.isascii():
+            if label.startswith("-") or label.endswith("-"):
+                return False
             try:
                 label = label.encode("idna").decode("ascii")
             except UnicodeError:
@@ -72,26 +74,43 @@ def valid_hostname(name):
     return not numeric
 
 
+def _ipv4(text):
+    """Postfix's valid_ipv4_hostaddr: four decimal octets, leading zeros allowed."""
+    parts = text.split(".")
+    if len(parts) != 4 or not all(p.isdigit() and p.isascii() and len(p) <= 3 for p in parts):
+        return None
+    octets = [int(p) for p in parts]
+    if any(o > 255 for o in octets):
+        return None
+    return ipaddress.IPv4Address(bytes(octets))
+
+
+def _ipv6(text):
+    """An IPv6 address without a zone ("%eth0"), which mail addresses never carry."""
+    if "%" in text or ":" not in text:
+        return None
+    try:
+        return ipaddress.IPv6Address(text)
+    except ValueError:
+        return None
+
+
 def literal_address(literal):
     """'[1.2.3.4]' or '[IPv6:::1]' -> an ipaddress object, or None if not a valid literal."""
     if len(literal) < 3 or literal[0] != "[" or literal[-1] != "]":
         return None
     inner = literal[1:-1]
-    try:
-        if inner[:5].lower() == "ipv6:":
-            return ipaddress.IPv6Address(inner[5:])
-        return ipaddress.IPv4Address(inner)
-    except ValueError:
-        return None
+    if inner[:5].lower() == "ipv6:":
+        return _ipv6(inner[5:])
+    return _ipv4(inner)
 
 
 def numeric_to_literal(domain):
-    """resolve_numeric_domain: '1.2.3.4' -> '[1.2.3.4]'; None when not an address."""
-    try:
-        addr = ipaddress.ip_address(domain)
-    except ValueError:
-        return None
-    return f"[{addr}]" if addr.version == 4 else f"[IPv6:{addr}]"
+    """resolve_numeric_domain: '1.2.3.4' -> '[1.2.3.4]', '::1' -> '[::1]' (as Postfix
+    writes it, without the IPv6: tag); None when the domain is not an address."""
+    if _ipv4(domain) is not None or _ipv6(domain) is not None:
+        return f"[{domain}]"
+    return None
 
 
 def valid_domain(domain):

@@ -176,11 +176,6 @@ def _strip_locals(toks, settings):
         if at >= 0:
             dom = toks[at + 1 :]
             text = internalize(dom)
-            if settings.resolve_numeric_domain:
-                literal = domains.numeric_to_literal(text)
-                if literal is not None:
-                    dom, text = [Token(DOMLIT, literal)], literal
-                    toks = toks[: at + 1] + dom
             # A bare trailing '@' is stripped like a local domain; the empty domain
             # left over is refused later by the syntax check.
             if dom and not is_local_domain(text, settings):
@@ -236,9 +231,17 @@ def _resolve(address, settings, sender):
         toks = scan(quote_local(settings.empty_address_recipient))
     if rfind(toks, "@") < 0:
         toks = toks + (saved if saved else [Token("@", "@")] + scan(settings.myhostname))
+    numeric = False
+    if remote and settings.resolve_numeric_domain:
+        # user@1.2.3.4 -> user@[1.2.3.4]; it may turn out to be one of our addresses.
+        at = rfind(toks, "@")
+        literal = domains.numeric_to_literal(internalize(toks[at + 1 :]))
+        if literal is not None:
+            toks, numeric = toks[: at + 1] + [Token(DOMLIT, literal)], True
+            remote = not is_local_domain(literal, settings)
     recipient = internalize(toks)
     local_part, _, rcpt_domain = recipient.rpartition("@")
-    if not domains.valid_domain(rcpt_domain):
+    if not numeric and not domains.valid_domain(rcpt_domain):
         return Resolution("", "", recipient, ResolveFlag.ERROR | ResolveFlag.CLASS_DEFAULT,
                           f"bad destination domain: {rcpt_domain!r}")
     flags = ResolveFlag.NONE

@@ -150,6 +150,29 @@ CLASSES = [
     ('!ü[1.2.3.4]localhost', 'ERROR|DEFAULT', '', '', 'ü[1.2.3.4]localhost@'),
     ('[["%+>%', 'ERROR|DEFAULT', '', '', '[["@+>'),
     ('a\\@b@example.com', 'DEFAULT', 'smtp', 'b', 'a\\@b'),
+    ('@127.0.0.1', 'ERROR|DEFAULT', '', '', '@127.0.0.1'),
+    ('@1.2.3.4', 'ERROR|DEFAULT', '', '', '@1.2.3.4'),
+    ('user@::1', 'ERROR|DEFAULT', '', '', 'user@::1'),
+    ('user@IPv6:::1', 'ERROR|DEFAULT', '', '', 'user@IPv6:::1'),
+    ('user@001.2.3.4', 'ERROR|DEFAULT', '', '', 'user@001.2.3.4'),
+    ('user@1.2.3.4.5', 'ERROR|DEFAULT', '', '', 'user@1.2.3.4.5'),
+    ('user@127.0.0.1.', 'ERROR|DEFAULT', '', '', 'user@127.0.0.1'),
+    ('user@[::1]', 'ERROR|DEFAULT', '', '', 'user@[::1]'),
+    ('user@[2001:db8::1]', 'ERROR|DEFAULT', '', '', 'user@[2001:db8::1]'),
+    ('user@[001.2.3.4]', 'DEFAULT', 'smtp', '[001.2.3.4]', 'user@[001.2.3.4]'),
+    ('user@[IPv6:1.2.3.4]', 'ERROR|DEFAULT', '', '', 'user@[IPv6:1.2.3.4]'),
+    ('user@[IPv6:::ffff:1.2.3.4]', 'DEFAULT', 'smtp', '[IPv6:::ffff:1.2.3.4]', 'user@[IPv6:::ffff:1.2.3.4]'),
+    ('user@[ipv6:::1]', 'DEFAULT', 'smtp', '[ipv6:::1]', 'user@[ipv6:::1]'),
+    ('user@[1.2.3.4 ]', 'ERROR|DEFAULT', '', '', 'user@[1.2.3.4 ]'),
+    ('user@[IPv6:fe80::1%eth0]', 'ERROR|DEFAULT', '', '', 'user@[IPv6:fe80::1%eth0]'),
+    ('user@[256.1.1.1]', 'ERROR|DEFAULT', '', '', 'user@[256.1.1.1]'),
+    ('user@[0.0.0.0]', 'DEFAULT', 'smtp', '[0.0.0.0]', 'user@[0.0.0.0]'),
+    ('user@ü-', 'ERROR|DEFAULT', '', '', 'user@ü-'),
+    ('user@-ü', 'ERROR|DEFAULT', '', '', 'user@-ü'),
+    ('user@ümlaut-.test', 'ERROR|DEFAULT', '', '', 'user@ümlaut-.test'),
+    ('user@日本.test', 'DEFAULT', 'smtp', '日本.test', 'user@日本.test'),
+    ('user@xn--a', 'DEFAULT', 'smtp', 'xn--a', 'user@xn--a'),
+    ('user@[127.000.0.1]', 'LOCAL', 'local', 'mail.example.com', 'user@[127.000.0.1]'),
 ]
 
 RELAYHOST = [
@@ -174,6 +197,13 @@ KNOBS_OFF = [
     ('-x@example.com', 'LOCAL', 'local', 'mail.example.com', '-x@example.com'),
     ('user%foreign@relay.test', 'ROUTED|RELAY', 'relay', 'relay.test', 'user%foreign@relay.test'),
     ('@', 'LOCAL', 'local', 'mail.example.com', 'MAILER-DAEMON@mail.example.com'),
+    ('@127.0.0.1', 'LOCAL', 'local', 'mail.example.com', '@[127.0.0.1]'),
+    ('@1.2.3.4', 'DEFAULT', 'smtp', '[1.2.3.4]', '@[1.2.3.4]'),
+    ('user@::1', 'DEFAULT', 'smtp', '[::1]', 'user@[::1]'),
+    ('user@001.2.3.4', 'DEFAULT', 'smtp', '[001.2.3.4]', 'user@[001.2.3.4]'),
+    ('user@1.2.3.4.5', 'ERROR|DEFAULT', '', '', 'user@1.2.3.4.5'),
+    ('user@127.0.0.1.', 'LOCAL', 'local', 'mail.example.com', 'user@[127.0.0.1]'),
+    ('user@IPv6:::1', 'ERROR|DEFAULT', '', '', 'user@IPv6:::1'),
 ]
 
 TRANSPORT_MAPS = [

@@ -44,7 +44,7 @@ def test_domain_list_from_string():
     ("example.com", True), ("a", True), ("bad_host.test", True), ("xn--bcher-kva.test", True),
     ("bücher.test", True), ("1a.test", True), ("-bad.test", False), ("bad-.test", False),
     ("a..b", False), (".a", False), ("a.", False), ("", False), ("1.2.3.4", False), ("123", False),
-    ("exa mple.com", False), ("a" * 64 + ".test", False), ("a" * 63 + ".test", True),
+    ("exa mple.com", False), ("ü-.test", False), ("-ü.test", False), ("日本.test", True), ("a" * 64 + ".test", False), ("a" * 63 + ".test", True),
     (".".join(["a" * 60] * 5), False), ("a%b.test", False),
 ])
 def test_valid_hostname(name, ok):
@@ -56,6 +56,8 @@ def test_valid_hostname(name, ok):
     ("[IPv6:2001:db8::1]", ipaddress.ip_address("2001:db8::1")),
     ("[ipv6:::1]", ipaddress.ip_address("::1")),
     ("[2001:db8::1]", None),
+    ("[001.002.3.4]", ipaddress.ip_address("1.2.3.4")),  # leading zeros, as Postfix
+    ("[IPv6:fe80::1%eth0]", None), ("[1.2.3.4 ]", None), ("[1.2.3.1234]", None),
     ("[1.2.3]", None), ("[1.2.3.256]", None), ("1.2.3.4", None), ("[]", None), ("[IPv6:1.2.3.4]", None),
 ])
 def test_literal_address(literal, expected):
@@ -64,7 +66,9 @@ def test_literal_address(literal, expected):
 
 def test_numeric_to_literal_and_valid_domain():
     assert numeric_to_literal("1.2.3.4") == "[1.2.3.4]"
-    assert numeric_to_literal("2001:db8::1") == "[IPv6:2001:db8::1]"
+    assert numeric_to_literal("2001:db8::1") == "[2001:db8::1]"  # sic: Postfix adds no IPv6: tag
+    assert numeric_to_literal("001.2.3.4") == "[001.2.3.4]"
+    assert numeric_to_literal("1.2.3.4.5") is None
     assert numeric_to_literal("example.com") is None
     assert valid_domain("[1.2.3.4]") and valid_domain("example.com")
     assert not valid_domain("[1.2.3]") and not valid_domain("1.2.3.4")
