@@ -3,6 +3,8 @@
 import ipaddress
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from address_helpers import flag_names, make_settings
 from resolve_cases import (
     CLASSES,
@@ -230,3 +232,18 @@ def test_local_domain_matcher_for_table_lookups():
     table = {"joe": "joe@elsewhere.test"}.get
     assert find_address(table, "joe@localhost", "+", is_local) == "joe@elsewhere.test"
     assert find_address(table, "joe@foreign.test", "+", is_local) is None
+
+
+JUNK = st.lists(st.sampled_from(list('abü@%!.:,;"\\()<>[] -+') + ["example.com", "relay.test", "[127.0.0.1]"]),
+                max_size=20).map("".join)
+
+
+@given(JUNK)
+@settings(max_examples=300, deadline=None)
+def test_resolve_always_answers(address):
+    result = resolve(address, BASE)
+    assert result.failed or "@" in result.recipient
+    if not (result.error or result.failed):
+        assert result.transport and result.nexthop and result.address_class
+    if result.auth_destination():
+        assert result.address_class in ("local", "alias", "virtual", "relay")
