@@ -12,7 +12,8 @@ QSTRING = "qstring"  # text is the unquoted (internal) content
 DOMLIT = "domlit"  # text is the whole "[...]" literal
 COMMENT = "comment"  # text is the whole "(...)" comment
 WORDS = frozenset({ATOM, QSTRING, DOMLIT})
-OPERATORS = frozenset('<>@,;:.%![]()"')
+OPERATORS = frozenset('<>@,;:.%![]()"|')  # '|' too, as tok822 (for aliases files)
+SPACE = frozenset(" \t\n\r\f\v")  # C isspace(): a non-ASCII space is atom text, as in Postfix
 
 
 @attrs.frozen
@@ -27,12 +28,18 @@ class Token:
 
 
 def _delimited(text, i, close, nest=None):
-    """Scan from just after an opening delimiter to ``close``; honour backslash escapes."""
+    """Scan from just after an opening delimiter to ``close``; honour backslash escapes.
+
+    In quoted strings and literals (not comments) each white-space character,
+    escaped or not, becomes a plain space, as tok822 does.
+    """
+    fold = nest is None
     depth, out = 1, []
     while i < len(text):
         ch = text[i]
         if ch == "\\":  # a quoted-pair; a lone trailing backslash is dropped
-            out.append(text[i + 1 : i + 2])
+            pair = text[i + 1 : i + 2]
+            out.append(" " if fold and pair in SPACE else pair)
             i += 2
             continue
         if nest and ch == nest:
@@ -41,9 +48,9 @@ def _delimited(text, i, close, nest=None):
             depth -= 1
             if depth == 0:
                 return "".join(out), i + 1
-        out.append(ch)
+        out.append(" " if fold and ch in SPACE else ch)
         i += 1
-    return "".join(out), i  # unterminated: take the rest, as tok822 does
+    return "".join(out), min(i, len(text))  # unterminated: take the rest, as tok822 does
 
 
 def scan(text):
@@ -51,7 +58,7 @@ def scan(text):
     tokens, i, n = [], 0, len(text)
     while i < n:
         ch = text[i]
-        if ch.isspace():
+        if ch in SPACE:
             i += 1
         elif ch == "(":
             _, j = _delimited(text, i + 1, ")", nest="(")
@@ -70,16 +77,16 @@ def scan(text):
             i += 1
         else:
             j, out = i, []
-            while j < n and not text[j].isspace() and text[j] not in OPERATORS:
+            while j < n and text[j] not in SPACE and text[j] not in OPERATORS:
                 if text[j] == "\\":
                     j += 1  # a quoted-pair in an atom: keep the character, drop the backslash
                     if j == n:
                         break
-                out.append(text[j])
+                out.append(" " if text[j] in SPACE else text[j])  # an escaped tab is a space
                 j += 1
             value = "".join(out)
             # An atom that got a special character through a backslash prints quoted.
-            quoted = any(c.isspace() or ord(c) < 32 or ord(c) == 127 or c in OPERATORS for c in value)
+            quoted = any(ord(c) < 32 or ord(c) == 127 or c in SPACE or c in OPERATORS for c in value)
             tokens.append(Token(QSTRING if quoted else ATOM, value, i, j))
             i = j
     return tokens

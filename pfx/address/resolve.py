@@ -13,6 +13,7 @@ which it must not relay for unless allow_untrusted_routing is set.
 """
 
 import enum
+from typing import Callable, Optional
 
 import attrs
 
@@ -21,6 +22,10 @@ from pfx.address.parse import DOMLIT, QSTRING, Token, internalize, scan
 from pfx.address.quote import quote_local
 from pfx.address.rewrite import CanonSettings, rewrite_tokens, rfind
 from pfx.errors import TableRetry
+
+
+Matcher = Callable[[str], bool]  # a domain list: domain -> listed?
+Lookup = Callable[[str], Optional[str]]  # a table: key -> value, or None when not found
 
 
 class ResolveFlag(enum.IntFlag):
@@ -70,14 +75,17 @@ class Resolution:
 
     @property
     def routed(self):
+        """The local part still holds %, ! or @ (Postfix's RESOLVE_FLAG_ROUTED)."""
         return bool(self.flags & ResolveFlag.ROUTED)
 
     @property
     def error(self):
+        """Refuse this recipient: bad domain syntax or a leading '-' (RESOLVE_FLAG_ERROR)."""
         return bool(self.flags & ResolveFlag.ERROR)
 
     @property
     def failed(self):
+        """Try again later: a table lookup failed or a transport is missing (RESOLVE_FLAG_FAIL)."""
         return bool(self.flags & ResolveFlag.FAIL)
 
     def auth_destination(self, allow_untrusted_routing=False):
@@ -104,28 +112,32 @@ class Resolution:
 
 @attrs.frozen
 class ResolveSettings:
-    """The main.cf parameters resolve reads, already expanded; tables as callables."""
+    """The main.cf parameters resolve reads, already $-expanded; lists and tables as callables.
+
+    local_transport has no $myhostname to expand here, so its default is plain "local";
+    the config layer passes Postfix's "local:$myhostname" expanded.
+    """
 
     myhostname: str
     canon: CanonSettings = CanonSettings()  # local rewriting context (myorigin, mydomain, knobs)
-    mydestination: object = domains.never  # string_list: no subdomain matching
-    interface_addresses: frozenset = frozenset()  # inet_interfaces + proxy_interfaces, as ipaddress objects
-    virtual_alias_domains: object = domains.never
-    virtual_mailbox_domains: object = domains.never
-    relay_domains: object = domains.never  # domain_list: subdomains per parent_domain_matches_subdomains
+    mydestination: Matcher = domains.never  # a string_list: no subdomain matching
+    interface_addresses: frozenset = frozenset()  # inet_interfaces + proxy_interfaces (ipaddress objects)
+    virtual_alias_domains: Matcher = domains.never
+    virtual_mailbox_domains: Matcher = domains.never
+    relay_domains: Matcher = domains.never  # subdomains per parent_domain_matches_subdomains
     local_transport: str = "local"
     virtual_transport: str = "virtual"
     relay_transport: str = "relay"
     default_transport: str = "smtp"
     relayhost: str = ""
-    sender_dependent_relayhost_maps: object = None
-    sender_dependent_default_transport_maps: object = None
+    sender_dependent_relayhost_maps: Optional[Lookup] = None
+    sender_dependent_default_transport_maps: Optional[Lookup] = None
     empty_address_relayhost_maps_lookup_key: str = "<>"
     empty_address_default_transport_maps_lookup_key: str = "<>"
-    transport_maps: object = None
+    transport_maps: Optional[Lookup] = None
     transport_maps_parent_matches: bool = False  # "transport_maps" in parent_domain_matches_subdomains
-    transport_maps_partial: bool = True  # False for regexp/pcre tables (no domain/.domain probes)
-    relocated_maps: object = None
+    transport_maps_partial: bool = True  # False for regexp/pcre tables: full-address probes only
+    relocated_maps: Optional[Lookup] = None
     recipient_delimiter: str = ""
     empty_address_recipient: str = "MAILER-DAEMON"
     show_user_unknown_table_name: bool = True
@@ -160,9 +172,9 @@ def _strip_locals(toks, settings):
     """The resolver loop: peel local domains and routing operators off the address.
 
     Returns (tokens, saved_local_domain_tokens, remote) where remote says whether the
-    loop stopped at a non-local domain, or None if the address never settles (each
-    pass removes something, so Postfix's bound of length + 100 passes is never hit
-    by a well-behaved loop; it is kept as a guard).
+    loop stopped at a non-local domain, or None if it did not settle within Postfix's
+    bound of length + 100 passes (every pass removes a domain, an operator or a level
+    of quoting, so the bound is a guard, as it is in Postfix).
     """
     canon = settings.canon
     saved, limit = None, len(internalize(toks)) + 100

@@ -38,6 +38,12 @@ def kinds(text):
     ("[1.2", [(DOMLIT, "[1.2]")]),  # closed, as tok822 prints it
     ("a\\", [(ATOM, "a")]),  # a lone trailing backslash is dropped
     ("josé@exämple.com", [(ATOM, "josé"), ("@", "@"), (ATOM, "exämple"), (".", "."), (ATOM, "com")]),
+    ('"a\tb"', [(QSTRING, "a b")]),  # white space in a quoted string folds to a space
+    ("[a\tb]", [(DOMLIT, "[a b]")]),
+    ("(a\tb)", [(COMMENT, "(a\tb)")]),  # but not in a comment
+    ("a\\\tb", [(QSTRING, "a b")]),  # an escaped tab in an atom
+    ("a\xa0b", [(ATOM, "a\xa0b")]),  # only ASCII white space separates tokens
+    ("a|b", [(ATOM, "a"), ("|", "|"), (ATOM, "b")]),
     ("", []),
 ])
 def test_scan(text, expected):
