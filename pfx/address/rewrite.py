@@ -23,6 +23,7 @@ class CanonSettings:
     append_dot_mydomain: bool = False
     swap_bangpath: bool = True
     allow_percent_hack: bool = True
+    enabled: bool = True  # False: leave addresses exactly as they are
 
     @classmethod
     def remote(cls, remote_header_rewrite_domain, **knobs):
@@ -31,8 +32,7 @@ class CanonSettings:
         An empty domain means "leave remote headers alone", as in Postfix.
         """
         if not remote_header_rewrite_domain:
-            return cls(append_at_myorigin=False, append_dot_mydomain=False,
-                       swap_bangpath=False, allow_percent_hack=False)
+            return cls(enabled=False)
         return cls(myorigin=remote_header_rewrite_domain,
                    mydomain=remote_header_rewrite_domain, **knobs)
 
@@ -89,16 +89,16 @@ def rewrite_tokens(tokens, settings):
 
 def canonicalize(address, settings):
     """Internal form in, internal form out (what cleanup does to envelope addresses)."""
-    if address == "":
-        return ""
+    if address == "" or not settings.enabled:
+        return address
     toks = rewrite_tokens(scan(quote_local(address)), settings)
     return internalize(toks)
 
 
 def canonicalize_external(address, settings):
     """External (quoted) form in and out (what cleanup does to header addresses)."""
-    if address == "":
-        return ""
+    if address == "" or not settings.enabled:
+        return address
     toks = rewrite_tokens(scan(address), settings)
     return quote_local(internalize(toks))
 

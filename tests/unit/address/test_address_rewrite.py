@@ -114,6 +114,8 @@ def test_remote_context_without_domain_leaves_addresses_alone():
     assert canonicalize_external("bob", remote) == "bob"
     assert canonicalize_external("site!user", remote) == "site!user"
     assert canonicalize_external("bob@host", remote) == "bob@host"
+    assert canonicalize_external("@a:bob@host.", remote) == "@a:bob@host."
+    assert canonicalize("a b@host.", remote) == "a b@host."
 
 
 def test_remote_context_with_domain():
