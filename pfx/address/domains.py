@@ -151,6 +151,8 @@ def _parse_one(item):
         if close < 0:
             return NextHop(item, "", True)
         host, rest = item[1:close], item[close + 1 :]
+        if host[:5].lower() == "ipv6:":  # a recipient's [IPv6:...] literal as next hop
+            host = host[5:]
         port = rest[1:] if rest.startswith(":") else ""
         return NextHop(host, port, False)
     host, _, port = item.partition(":")

@@ -81,6 +81,7 @@ def test_numeric_to_literal_and_valid_domain():
     ("[mail.example.com]:submission", [NextHop("mail.example.com", "submission", False)]),
     ("[192.0.2.1]:25", [NextHop("192.0.2.1", "25", False)]),
     ("[2001:db8::1]:25", [NextHop("2001:db8::1", "25", False)]),
+    ("[IPv6:2001:db8::1]", [NextHop("2001:db8::1", "", False)]),
     ("inet:[lmtp.example]:24", [NextHop("lmtp.example", "24", False)]),
     ("unix:private/dovecot-lmtp", [NextHop("private/dovecot-lmtp", "", False, "unix")]),
     ("a.example, [b.example]:26 c.example", [
