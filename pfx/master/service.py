@@ -56,14 +56,15 @@ def _declared_names(factory, service_name):
 class MasterService(MultiService):
     """The service tree of one pfx instance."""
 
-    def __init__(self, config, installed, runtime, log, tables=None):
+    def __init__(self, config, installed, runtime, log, tables=None, components=None):
         super().__init__()
         self.config = config
         self.installed = installed
         self.runtime = runtime
         self.log = log
         self.tables = tables  # the one pfx.tables.registry.Registry, shared by all rows
-        self.components = Components()
+        # shared with runtime.require, so that agents can find cleanup's submitter
+        self.components = Components() if components is None else components
         self._rows = {}
         for row in sorted(self._build(config).values(), key=lambda r: (r.order, r.entry.line)):
             self._attach(row)
