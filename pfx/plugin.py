@@ -67,7 +67,10 @@ class Runtime:
     reactor: provides IReactorTime/IReactorTCP/...; clock: IReactorTime (usually the
     reactor); resolver: twisted.names IResolver or None; run_blocking(f, *a, **kw) ->
     Deferred that runs blocking file work off the reactor thread; log: a
-    pfx.runtime.logging.MailLog.
+    pfx.runtime.logging.MailLog; tables: the lookup-table registry
+    (``tables.open("hash:/etc/pfx/aliases")``); require(interface): the shared
+    component offered for an interface (cleanup's IMailSubmitter, for an agent that
+    forwards mail), raising LookupError when no master.cf row offers it.
     """
 
     reactor: Any
@@ -75,6 +78,8 @@ class Runtime:
     resolver: Any = None
     run_blocking: Callable | None = None
     log: Any = None
+    tables: Any = None
+    require: Callable | None = None
 
 
 @attrs.frozen
