@@ -46,7 +46,8 @@ def quote_local(address: str) -> str:
     if not at:
         local, domain = address, ""
     atoms = local.split(".")
-    if local and all(atom and set(atom) <= _ATEXT for atom in atoms):
+    # UTF-8 counts as atext (RFC 6531), so an SMTPUTF8 address shows unquoted.
+    if local and all(atom and all(c in _ATEXT or ord(c) > 127 for c in atom) for atom in atoms):
         return address
     if not local and at:
         return address  # "@domain": nothing to quote
