@@ -76,6 +76,8 @@ class Superintendent:
         return True
 
     def _move(self, queue, qid, target) -> bool:
+        if not os.path.lexists(self.store.path(queue, qid)):
+            return False  # move() would first complain that the target exists
         try:
             # due now: a released or requeued message should not wait for its old backoff
             self.store.move(qid, queue, target, mtime=time.time())
