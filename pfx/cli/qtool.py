@@ -41,12 +41,22 @@ class Tool:
             self.say(f"fatal: {e.text}")
             return e.status
         except BrokenPipeError:
-            # `postqueue -p | head`: the reader is gone; Postfix ignores EPIPE too.
-            try:
-                sys.stdout = open(os.devnull, "w")
-            except OSError:
-                pass
-            return 0
+            return self._closed_pipe()
+        except OSError as e:
+            # e.g. a queue directory we may not read: say which, never a traceback
+            where = f"{e.filename}: " if e.filename else ""
+            self.say(f"fatal: {where}{e.strerror or e}")
+            return 1
+
+    @staticmethod
+    def _closed_pipe():
+        # `postqueue -p | head`: the reader is gone; Postfix ignores EPIPE too. Point stdout
+        # at /dev/null so that the interpreter's final flush does not complain again.
+        try:
+            sys.stdout = open(os.devnull, "w")
+        except OSError:
+            pass
+        return 0
 
 
 def config_dir(option=None) -> str:

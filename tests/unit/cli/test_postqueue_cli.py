@@ -241,3 +241,12 @@ def test_mailq_is_postqueue_p(q, capsys):
     expected = run(capsys, "-c", q.dir, "-p")
     assert run(capsys, "-c", q.dir, module=mailq) == expected
     assert run(capsys, "-c", q.dir, "-v", "-Ac", module=mailq) == expected
+
+
+def test_unreadable_queue_is_a_clean_fatal(q, capsys, monkeypatch):
+    def denied(self, queue, **kwargs):
+        raise PermissionError(13, "Permission denied", self.queue_dir(queue))
+
+    monkeypatch.setattr(QueueStore, "scan", denied)
+    rc, out, err = run(capsys, "-c", q.dir, "-p")
+    assert rc == 1 and err == f"postqueue: fatal: {q.store.root}/maildrop: Permission denied\n"
