@@ -65,8 +65,9 @@ def show_address(address: str) -> str:
 
 
 def recipients_with_reasons(info, log_entries):
-    """(address, reason) pairs as showq gives them: the defer log's entries first, in log
-    order, then the recipients still to deliver that the log does not name, reason ""."""
+    """(address, reason) pairs in showq's order."""
+    # Postfix 3.7 lists the defer log's entries first, in log order, then the recipients
+    # still to deliver that the log does not name, with no reason.
     out, seen = [], set()
     for entry in log_entries:
         address = show_address(entry.recipient)
