@@ -165,3 +165,13 @@ def test_hold_works_from_each_default_queue(q, capsys, queue):
     qid = q.add(queue=queue)
     assert run(capsys, "-c", q.dir, "-h", str(qid))[1].startswith(f"postsuper: {qid}: placed on hold")
     assert q.where(qid) == "hold"
+
+
+def test_hold_and_delete_leave_an_open_reader_intact(q, capsys):
+    # qmgr may hold an active file open: postsuper only renames or unlinks it
+    a, b = q.add(content=b"Subject: a\n\nA\n", queue="active"), q.add(queue="active")
+    with q.store.open("active", a) as reader_a, q.store.open("active", b) as reader_b:
+        run(capsys, "-c", q.dir, "-h", str(a), "-d", str(b))
+        assert b"".join(reader_a.iter_content()) == b"Subject: a\n\nA\n"
+        reader_b.verify()
+    assert (q.where(a), q.where(b)) == ("hold", None)
