@@ -1,0 +1,57 @@
+"""cleanup's envelope pass: qualify unqualified addresses, fold duplicate recipients (pure).
+
+Only append_at_myorigin's part of trivial-rewrite's "local" context lives here
+(``bob`` -> ``bob@$myorigin``); canonical maps, masquerading and the rest of address
+rewriting belong to pfx.address and come with a later issue.
+"""
+
+import attrs
+
+from pfx.envelope import Envelope
+
+
+def qualify(address: str, myorigin: str) -> str:
+    """``bob`` -> ``bob@myorigin``; the null sender and qualified addresses are kept."""
+    if not address or "@" in address or not myorigin:
+        return address
+    return f"{address}@{myorigin}"
+
+
+class DuplicateFilter:
+    """Postfix's been_here for recipients: case-folded, remembers at most ``limit``
+    distinct recipients (0: no limit); past the limit, duplicates get through."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._seen = set()
+
+    def first_time(self, rcpt) -> bool:
+        # DSN settings are part of the key, as in cleanup_out_recipient(): the same
+        # address with different NOTIFY or ORCPT is a different request.
+        key = (rcpt.address.lower(), rcpt.orcpt, rcpt.notify)
+        if key in self._seen:
+            return False
+        if not self.limit or len(self._seen) < self.limit:
+            self._seen.add(key)
+        return True
+
+
+def rewrite_envelope(envelope: Envelope, *, myorigin: str, append_at_myorigin: bool = True,
+                     keep_original: bool = True, duplicate_limit: int = 1000) -> Envelope:
+    """The envelope as it goes into the queue file: qualified, without duplicates.
+
+    A recipient whose address changes keeps the address it arrived with as ``orig``
+    (enable_original_recipient), unless it already carries one.
+    """
+    origin = myorigin if append_at_myorigin else ""
+    dups = DuplicateFilter(duplicate_limit)
+    recipients = []
+    for rcpt in envelope.recipients:
+        address = qualify(rcpt.address, origin)
+        if address != rcpt.address:
+            orig = rcpt.orig if rcpt.orig is not None or not keep_original else rcpt.address
+            rcpt = attrs.evolve(rcpt, address=address, orig=orig)
+        if dups.first_time(rcpt):
+            recipients.append(rcpt)
+    return attrs.evolve(envelope, sender=qualify(envelope.sender, origin),
+                        recipients=tuple(recipients))

@@ -1,0 +1,50 @@
+"""cleanup's main.cf parameters (Postfix names and defaults) and the frozen view it runs on."""
+
+import attrs
+
+from pfx.plugin import Param
+
+PARAMETERS = (
+    Param("always_add_missing_headers", "no", "bool"),
+    Param("message_drop_headers", "bcc, content-length, resent-bcc, return-path", "list"),
+    Param("duplicate_filter_limit", "1000", "int", min=0),
+    Param("header_size_limit", "102400", "int", min=1),
+    Param("hopcount_limit", "50", "int", min=1),
+    Param("queue_minfree", "0", "size", min=0),
+    Param("append_at_myorigin", "yes", "bool"),
+    Param("enable_original_recipient", "yes", "bool"),
+)
+
+
+@attrs.frozen
+class CleanupConfig:
+    """What cleanup reads, read once when its service is built (a bad value is a
+    ConfigError then, never later)."""
+
+    myhostname: str = "localhost"
+    myorigin: str = "localhost"
+    always_add_missing_headers: bool = False
+    drop_headers: frozenset = frozenset({"bcc", "content-length", "resent-bcc", "return-path"})
+    duplicate_filter_limit: int = 1000
+    header_size_limit: int = 102400
+    hopcount_limit: int = 50
+    message_size_limit: int = 10240000  # 0: no limit
+    queue_minfree: int = 0  # bytes; 0: no check
+    append_at_myorigin: bool = True
+    enable_original_recipient: bool = True
+
+    @classmethod
+    def from_settings(cls, settings) -> "CleanupConfig":
+        return cls(
+            myhostname=settings.get_str("myhostname"),
+            myorigin=settings.get_str("myorigin"),
+            always_add_missing_headers=settings.get("always_add_missing_headers"),
+            drop_headers=frozenset(h.lower() for h in settings.get_list("message_drop_headers")),
+            duplicate_filter_limit=settings.get("duplicate_filter_limit"),
+            header_size_limit=settings.get("header_size_limit"),
+            hopcount_limit=settings.get("hopcount_limit"),
+            message_size_limit=settings.get("message_size_limit"),
+            queue_minfree=settings.get("queue_minfree"),
+            append_at_myorigin=settings.get("append_at_myorigin"),
+            enable_original_recipient=settings.get("enable_original_recipient"),
+        )
