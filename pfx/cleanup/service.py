@@ -8,12 +8,14 @@ Security: no input of its own; see writer.py for what submitters hand it. Reads
 queue_directory and the parameters in params.py.
 """
 
+import os
+
 from twisted.application.service import Service
 
 from pfx.cleanup.params import CleanupConfig
 from pfx.cleanup.writer import Submitter
 from pfx.interfaces import IMailSubmitter, IQueueManager
-from pfx.queue.store import QueueStore
+from pfx.queue.store import LAYOUT, QueueStore
 
 
 class CleanupService(Service):
@@ -24,6 +26,11 @@ class CleanupService(Service):
         self.context = context
 
     def startService(self):
+        # twistd may run without ``pfx start`` (which runs ``pfx check``) first
+        incoming = self.submitter.store.queue_dir("incoming")
+        if not os.path.isdir(incoming):
+            os.makedirs(incoming, exist_ok=True)
+            os.chmod(incoming, LAYOUT["incoming"])
         super().startService()
         self.context.provide(IMailSubmitter, self.submitter)
 
