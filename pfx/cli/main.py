@@ -14,10 +14,10 @@ import time
 
 from pfx.config.core import CONFIG_DIRECTORY
 
-#: subcommand -> module under pfx.cli providing main(argv) -> int
+#: subcommand -> module under pfx.cli providing main(argv) -> int (or "module:function")
 TOOLS = {
     "postconf": "postconf", "postmap": "postmap", "postalias": "postalias",
-    "newaliases": "newaliases", "postqueue": "postqueue", "mailq": "mailq",
+    "newaliases": "postalias:newaliases_main", "postqueue": "postqueue", "mailq": "mailq",
     "postsuper": "postsuper", "postcat": "postcat", "sendmail": "sendmail",
     "postdrop": "postdrop",
 }
@@ -153,14 +153,15 @@ def main(argv=None) -> int:
         return 0 if argv else 64
     command, rest = argv[0], argv[1:]
     if command in TOOLS:
+        module_name, _, function = TOOLS[command].partition(":")
         try:
-            module = importlib.import_module(f"pfx.cli.{TOOLS[command]}")
+            module = importlib.import_module(f"pfx.cli.{module_name}")
         except ModuleNotFoundError as e:
-            if e.name != f"pfx.cli.{TOOLS[command]}":
+            if e.name != f"pfx.cli.{module_name}":
                 raise
             sys.stderr.write(f"pfx: {command}: not available in this version of pfx\n")
             return 69  # EX_UNAVAILABLE
-        return module.main(rest)
+        return getattr(module, function or "main")(rest)
     if command in CONTROL:
         if len(rest) >= 2 and rest[0] == "-c":
             config_dir, rest = rest[1], rest[2:]

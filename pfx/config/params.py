@@ -117,7 +117,9 @@ class ParamRegistry:
         new = ParamRegistry(self._params.values(), self._templates)
         for service in services:
             for t in self._templates:
-                new.add(t.for_service(service))
+                param = t.for_service(service)
+                if param.name not in new:  # a concrete declaration wins (local_..._limit = 1)
+                    new.add(param)
         return new
 
     def get(self, name: str) -> Param | None:
