@@ -1,20 +1,14 @@
-"""cleanup's envelope pass: qualify unqualified addresses, fold duplicate recipients (pure).
+"""cleanup's envelope pass: canonical addresses, duplicate recipients folded (pure).
 
-Only append_at_myorigin's part of trivial-rewrite's "local" context lives here
-(``bob`` -> ``bob@$myorigin``); canonical maps, masquerading and the rest of address
-rewriting belong to pfx.address and come with a later issue.
+Envelope addresses always get trivial-rewrite's "local" context (pfx.address.rewrite:
+``bob`` -> ``bob@$myorigin``, ``site!bob`` -> ``bob@site``, ...). canonical_maps,
+masquerading and header rewriting are not done yet.
 """
 
 import attrs
 
+from pfx.address.rewrite import CanonSettings, canonicalize
 from pfx.envelope import Envelope
-
-
-def qualify(address: str, myorigin: str) -> str:
-    """``bob`` -> ``bob@myorigin``; the null sender and qualified addresses are kept."""
-    if not address or "@" in address or not myorigin:
-        return address
-    return f"{address}@{myorigin}"
 
 
 class DuplicateFilter:
@@ -36,22 +30,21 @@ class DuplicateFilter:
         return True
 
 
-def rewrite_envelope(envelope: Envelope, *, myorigin: str, append_at_myorigin: bool = True,
-                     keep_original: bool = True, duplicate_limit: int = 1000) -> Envelope:
+def rewrite_envelope(envelope: Envelope, canon: CanonSettings, *, keep_original: bool = True,
+                     duplicate_limit: int = 1000) -> Envelope:
     """The envelope as it goes into the queue file: qualified, without duplicates.
 
     A recipient whose address changes keeps the address it arrived with as ``orig``
     (enable_original_recipient), unless it already carries one.
     """
-    origin = myorigin if append_at_myorigin else ""
     dups = DuplicateFilter(duplicate_limit)
     recipients = []
     for rcpt in envelope.recipients:
-        address = qualify(rcpt.address, origin)
+        address = canonicalize(rcpt.address, canon)
         if address != rcpt.address:
             orig = rcpt.orig if rcpt.orig is not None or not keep_original else rcpt.address
             rcpt = attrs.evolve(rcpt, address=address, orig=orig)
         if dups.first_time(rcpt):
             recipients.append(rcpt)
-    return attrs.evolve(envelope, sender=qualify(envelope.sender, origin),
+    return attrs.evolve(envelope, sender=canonicalize(envelope.sender, canon),
                         recipients=tuple(recipients))

@@ -2,6 +2,8 @@
 
 import attrs
 
+from pfx.address.rewrite import CanonSettings
+from pfx.address.settings import canon_settings
 from pfx.plugin import Param
 
 PARAMETERS = (
@@ -12,6 +14,11 @@ PARAMETERS = (
     Param("hopcount_limit", "50", "int", min=1),
     Param("queue_minfree", "0", "size", min=0),
     Param("append_at_myorigin", "yes", "bool"),
+    # Postfix: ${{$compatibility_level} <level {1} ? {yes} : {no}}, "no" from level 1 on;
+    # pfx's $-expansion has no such expressions and pfx starts at level 3.6.
+    Param("append_dot_mydomain", "no", "bool"),
+    Param("swap_bangpath", "yes", "bool"),
+    Param("allow_percent_hack", "yes", "bool"),
     Param("enable_original_recipient", "yes", "bool"),
 )
 
@@ -22,7 +29,7 @@ class CleanupConfig:
     ConfigError then, never later)."""
 
     myhostname: str = "localhost"
-    myorigin: str = "localhost"
+    canon: CanonSettings = CanonSettings(myorigin="localhost")  # the "local" context
     always_add_missing_headers: bool = False
     drop_headers: frozenset = frozenset({"bcc", "content-length", "resent-bcc", "return-path"})
     duplicate_filter_limit: int = 1000
@@ -30,14 +37,13 @@ class CleanupConfig:
     hopcount_limit: int = 50
     message_size_limit: int = 10240000  # 0: no limit
     queue_minfree: int = 0  # bytes; 0: no check
-    append_at_myorigin: bool = True
     enable_original_recipient: bool = True
 
     @classmethod
     def from_settings(cls, settings) -> "CleanupConfig":
         return cls(
             myhostname=settings.get_str("myhostname"),
-            myorigin=settings.get_str("myorigin"),
+            canon=canon_settings(settings.get_str),
             always_add_missing_headers=settings.get("always_add_missing_headers"),
             drop_headers=frozenset(h.lower() for h in settings.get_list("message_drop_headers")),
             duplicate_filter_limit=settings.get("duplicate_filter_limit"),
@@ -45,6 +51,5 @@ class CleanupConfig:
             hopcount_limit=settings.get("hopcount_limit"),
             message_size_limit=settings.get("message_size_limit"),
             queue_minfree=settings.get("queue_minfree"),
-            append_at_myorigin=settings.get("append_at_myorigin"),
             enable_original_recipient=settings.get("enable_original_recipient"),
         )

@@ -1,6 +1,6 @@
 """cleanup's IMailSubmitter: one new queue file per message, streamed through the header pass.
 
-open_message() qualifies and de-duplicates the envelope and creates the file in
+open_message() canonicalizes and de-duplicates the envelope and creates the file in
 incoming/; write() buffers content into CHUNK_SIZE pieces, and each piece goes through
 the header pass and into the file in runtime.run_blocking, one step at a time, so the
 reactor thread never writes or fsyncs. commit() finishes the header pass, checks the
@@ -20,7 +20,7 @@ submitter wait a round trip to the thread pool before its first byte.
 
 Security: envelope and content are untrusted (SMTP clients, local users through
 pickup). Content is only parsed for header names (headers.py); addresses are only
-qualified. Reads the parameters in params.py plus myhostname, myorigin and
+canonicalized. Reads the parameters in params.py plus myhostname, myorigin, mydomain and
 message_size_limit; writes only new files in $queue_directory/incoming.
 """
 
@@ -73,10 +73,9 @@ class Submitter:
         From: header cleanup adds. A client protocol of ``local`` (pickup) makes this a
         local submission: missing Date:, Message-Id: and From: are added."""
         cfg = self.config
-        envelope = rewrite_envelope(
-            envelope, myorigin=cfg.myorigin, append_at_myorigin=cfg.append_at_myorigin,
-            keep_original=cfg.enable_original_recipient,
-            duplicate_limit=cfg.duplicate_filter_limit)
+        envelope = rewrite_envelope(envelope, cfg.canon,
+                                    keep_original=cfg.enable_original_recipient,
+                                    duplicate_limit=cfg.duplicate_filter_limit)
         try:
             qfile = self.store.new_file(envelope, "incoming")
         except OSError as exc:

@@ -3,6 +3,7 @@
 from twisted.internet import defer
 from twisted.internet.task import Clock
 
+from pfx.address.rewrite import CanonSettings
 from pfx.cleanup.params import CleanupConfig
 from pfx.cleanup.writer import Submitter
 from pfx.plugin import Runtime
@@ -66,8 +67,9 @@ def make_submitter(tmp_path, *, pool=None, kick=None, **config):
     runtime = inline_runtime(clock)
     if pool is not None:
         runtime = Runtime(reactor=clock, clock=clock, run_blocking=pool)
-    cfg = CleanupConfig(**{"myhostname": "mx.example.test", "myorigin": "example.test",
-                           **config})
+    canon = CanonSettings(myorigin="example.test", mydomain="example.test",
+                          append_at_myorigin=config.pop("append_at_myorigin", True))
+    cfg = CleanupConfig(**{"myhostname": "mx.example.test", "canon": canon, **config})
     log = RecordingLog()
     return Submitter(cfg, make_store(tmp_path), runtime, log, kick), log
 
