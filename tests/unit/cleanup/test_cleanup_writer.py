@@ -85,14 +85,14 @@ def test_always_add_missing_headers_adds_them_for_remote_mail_too(tmp_path):
 
 def test_unqualified_addresses_get_myorigin_and_remember_the_original(tmp_path):
     sub, _ = make_submitter(tmp_path)
-    w = sub.open_message(envelope("bob", "carol@else.test", "site!dave", "eve%else.test.",
+    w = sub.open_message(envelope("bob", "carol@else.test", "site!dave", "eve%else.test",
                                   sender="alice"))
     w.write(MESSAGE)
     info, _, _ = read_back(sub, result_of(w.commit()))
     assert info.sender == "alice@example.test"
     assert [(r.address, r.orig) for r in info.recipients] == [
         ("bob@example.test", "bob"), ("carol@else.test", None), ("dave@site", "site!dave"),
-        ("eve@else.test", "eve%else.test.")]
+        ("eve@else.test", "eve%else.test")]
 
 
 def test_null_sender_stays_null_and_append_at_myorigin_no_leaves_addresses(tmp_path):
