@@ -327,16 +327,18 @@ def enqueue(opts, settings, stdin, user, uid) -> int:
     return 0
 
 
-def run_tool(module, argv) -> int:
-    """postqueue / newaliases, when this pfx has them."""
+def run_tool(name, argv) -> int:
+    """postqueue / newaliases as ``pfx NAME`` runs them, when this pfx has them."""
     import importlib
+    from pfx.cli.main import TOOLS
+    module_name, _, function = TOOLS[name].partition(":")
     try:
-        tool = importlib.import_module(f"pfx.cli.{module}")
+        tool = importlib.import_module(f"pfx.cli.{module_name}")
     except ModuleNotFoundError as e:
-        if e.name != f"pfx.cli.{module}":
+        if e.name != f"pfx.cli.{module_name}":
             raise
-        return _fatal(f"{module} is not available in this version of pfx", EX_UNAVAILABLE)
-    return tool.main(argv)
+        return _fatal(f"{name} is not available in this version of pfx", EX_UNAVAILABLE)
+    return getattr(tool, function or "main")(argv)
 
 
 def _fatal(text, status) -> int:

@@ -53,8 +53,9 @@ def leftovers(cfg):
 
 
 def test_options_parse_like_sendmail():
-    o = sendmail.parse_args(["-ti", "-fbob", "-F", "Bob B", "-N", "success, delay", "-R", "hdrs",
-                             "-V", "env-1", "-B", "8bitmime", "-oi", "-om", "-U", "--", "-x@y", "z"])
+    o = sendmail.parse_args(["-ti", "-fbob", "-F", "Bob B", "-N", "success, delay", "-R",
+                             "hdrs", "-V", "env-1", "-B", "8bitmime", "-oi", "-om", "-U", "--",
+                             "-x@y", "z"])
     assert (o.extract, o.dot_ends, o.sender, o.full_name) == (True, False, "bob", "Bob B")
     assert (o.notify, o.ret, o.envid, o.body_type) == (
         frozenset({"SUCCESS", "DELAY"}), "HDRS", "env-1", "8BITMIME")
@@ -169,9 +170,14 @@ def test_tools_are_called_or_reported_missing(cfg, monkeypatch, capsys):
     assert run(cfg, monkeypatch, ["-qIABC"]) == 0
     c = ["-c", str(cfg.path)]
     assert calls == [c + ["-p"], c + ["-f"], c + ["-i", "ABC"]]
-    monkeypatch.setitem(sys.modules, "pfx.cli.newaliases", None)
-    assert run(cfg, monkeypatch, ["-bi"]) == 69
-    assert "newaliases is not available" in capsys.readouterr().err
+    aliases = types.ModuleType("pfx.cli.postalias")
+    aliases.newaliases_main = lambda argv: calls.append(("newaliases", argv)) or 0
+    monkeypatch.setitem(sys.modules, "pfx.cli.postalias", aliases)
+    assert run(cfg, monkeypatch, ["-bi"]) == 0 and run(cfg, monkeypatch, ["-I"]) == 0
+    assert calls[-2:] == [("newaliases", c)] * 2
+    monkeypatch.setitem(sys.modules, "pfx.cli.postqueue", None)
+    assert run(cfg, monkeypatch, ["-bp"]) == 69
+    assert "postqueue is not available" in capsys.readouterr().err
 
 
 def test_bs_speaks_smtp_and_queues_each_transaction(cfg, monkeypatch):
