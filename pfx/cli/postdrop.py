@@ -135,8 +135,9 @@ def copy_stream(stream, queue_directory):
     envelope = Envelope(fields[R.FROM], tuple(rcpts), envid=fields.get(R.ENVID),
                         ret=fields.get(R.RET), body_type=fields.get(R.BODY, ""),
                         arrival=fields[R.TIME])
-    with Maildrop(queue_directory, envelope, full_name=dict(attributes).get("full_name", ""),
-                  flags=fields.get(R.FLAGS, 0)) as drop:
+    with interrupted_by_signals(), \
+            Maildrop(queue_directory, envelope, full_name=dict(attributes).get("full_name", ""),
+                     flags=fields.get(R.FLAGS, 0)) as drop:
         extracted, xattrs = [], []
         while check.segment != "end":
             record = _read_record(stream, offset)

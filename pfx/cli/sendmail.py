@@ -28,7 +28,7 @@ import re
 import sys
 
 from pfx.cli.postdrop import EX_DATAERR, EX_NOPERM, EX_TEMPFAIL, EX_USAGE, Interrupted, \
-    Maildrop, trigger_pickup
+    Maildrop, interrupted_by_signals, trigger_pickup
 from pfx.envelope import NOTIFY_WORDS, Envelope, Recipient
 
 EX_UNAVAILABLE = 69
@@ -296,7 +296,9 @@ def enqueue(opts, settings, stdin, user, uid) -> int:
     queue_directory = settings.get_str("queue_directory")
     full_name = opts.full_name if opts.full_name is not None else os.environ.get("NAME", "")
     try:
-        with Maildrop(queue_directory, envelope, full_name=full_name) as drop:
+        # signals first: one during the file's creation must not leave it behind either
+        with interrupted_by_signals(), \
+                Maildrop(queue_directory, envelope, full_name=full_name) as drop:
             collect = Collector(
                 drop, dot_ends=opts.dot_ends, extract=opts.extract,
                 fix_line_endings=settings.get_str("sendmail_fix_line_endings"),

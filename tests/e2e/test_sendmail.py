@@ -71,3 +71,24 @@ def test_sendmail_bs_speaks_smtp(config_dir):
     assert lines[4].startswith("354 ") and lines[5].startswith("250 2.0.0 Ok: queued as ")
     assert lines[6] == "221 2.0.0 Bye"
     assert queue(config_dir, "maildrop") == [lines[5].rsplit(" ", 1)[1]]
+
+
+def test_a_signal_or_a_refusal_leaves_nothing_in_maildrop(config_dir):
+    import signal
+    config_dir.write(master=MASTER)
+    assert pfx(config_dir, "-c", str(config_dir.path), "check").returncode == 0
+    maildrop = config_dir.path / "var" / "spool" / "maildrop"
+    proc = subprocess.Popen(pfx_command("sendmail", "-C", str(config_dir.path), "carol"),
+                            stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=pfx_env())
+    proc.stdin.write(b"Subject: half\n\n" + b"x" * 100000 + b"\n")
+    proc.stdin.flush()
+    wait_until(lambda: os.listdir(maildrop) != [])  # the temporary file exists
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 75
+    assert b"caught signal 15" in proc.stderr.read()
+    proc.stdin.close()
+    proc.stderr.close()
+    assert os.listdir(maildrop) == []
+    done = pfx(config_dir, "sendmail", "-C", str(config_dir.path), "-t",
+               stdin=b"Subject: nobody\n\nx\n")
+    assert done.returncode == 64 and os.listdir(maildrop) == []
