@@ -4,10 +4,13 @@ import attrs
 
 from pfx.address.rewrite import CanonSettings
 from pfx.address.settings import canon_settings
+from pfx.cleanup.clients import LocalClients
+from pfx.config.core import own_addresses
 from pfx.plugin import Param
 
 PARAMETERS = (
     Param("always_add_missing_headers", "no", "bool"),
+    Param("local_header_rewrite_clients", "permit_inet_interfaces", "list"),
     Param("message_drop_headers", "bcc, content-length, resent-bcc, return-path", "list"),
     Param("duplicate_filter_limit", "1000", "int", min=0),
     Param("header_size_limit", "102400", "int", min=1),
@@ -31,6 +34,7 @@ class CleanupConfig:
     myhostname: str = "localhost"
     canon: CanonSettings = CanonSettings(myorigin="localhost")  # the "local" context
     always_add_missing_headers: bool = False
+    local_clients: LocalClients = LocalClients()  # local_header_rewrite_clients
     drop_headers: frozenset = frozenset({"bcc", "content-length", "resent-bcc", "return-path"})
     duplicate_filter_limit: int = 1000
     header_size_limit: int = 102400
@@ -45,6 +49,7 @@ class CleanupConfig:
             myhostname=settings.get_str("myhostname"),
             canon=canon_settings(settings.get_str),
             always_add_missing_headers=settings.get("always_add_missing_headers"),
+            local_clients=_local_clients(settings),
             drop_headers=frozenset(h.lower() for h in settings.get_list("message_drop_headers")),
             duplicate_filter_limit=settings.get("duplicate_filter_limit"),
             header_size_limit=settings.get("header_size_limit"),
@@ -53,3 +58,10 @@ class CleanupConfig:
             queue_minfree=settings.get("queue_minfree"),
             enable_original_recipient=settings.get("enable_original_recipient"),
         )
+
+
+def _local_clients(settings) -> LocalClients:
+    rules = [r.lower() for r in settings.get_list("local_header_rewrite_clients")]
+    own = [ip for ip, _ in own_addresses(settings)] if "permit_inet_interfaces" in rules else []
+    nets = settings.get_list("mynetworks") if "permit_mynetworks" in rules else []
+    return LocalClients.build(rules, own, nets)

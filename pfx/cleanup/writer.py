@@ -70,8 +70,9 @@ class Submitter:
 
     def open_message(self, envelope, *, full_name: str = ""):
         """Envelope -> a MessageWriter. ``full_name`` (sendmail -F) is used only for a
-        From: header cleanup adds. A client protocol of ``local`` (pickup) makes this a
-        local submission: missing Date:, Message-Id: and From: are added."""
+        From: header cleanup adds. Missing Date:, Message-Id: and From: are added for a
+        local submission: client protocol ``local`` (pickup) or a client that
+        local_header_rewrite_clients permits (always_add_missing_headers: for all)."""
         cfg = self.config
         envelope = rewrite_envelope(envelope, cfg.canon,
                                     keep_original=cfg.enable_original_recipient,
@@ -84,7 +85,7 @@ class Submitter:
         except ValueError as exc:  # the envelope cannot be encoded (e.g. an absurd address)
             self.log.warning(f"NOQUEUE: {exc}")
             return RefusedWriter(WRITE_ERROR)
-        local = envelope.client.protocol == "local"
+        local = cfg.local_clients.is_local(envelope.client)
         policy = HeaderPolicy(
             myhostname=cfg.myhostname, add_missing=local or cfg.always_add_missing_headers,
             drop=cfg.drop_headers, header_size_limit=cfg.header_size_limit,
