@@ -12,7 +12,7 @@ import os
 
 from twisted.application.service import Service
 
-from pfx.cleanup.params import CleanupConfig
+from pfx.cleanup.config import CleanupConfig
 from pfx.cleanup.writer import Submitter
 from pfx.interfaces import IMailSubmitter, IQueueManager
 from pfx.queue.store import LAYOUT, QueueStore

@@ -4,7 +4,7 @@ from twisted.internet import defer
 from twisted.internet.task import Clock
 
 from pfx.address.rewrite import CanonSettings
-from pfx.cleanup.params import CleanupConfig
+from pfx.cleanup.config import CleanupConfig
 from pfx.cleanup.writer import Submitter
 from pfx.plugin import Runtime
 from pfx.queue.store import QueueStore

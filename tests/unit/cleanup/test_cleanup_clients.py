@@ -3,7 +3,8 @@
 import ipaddress
 
 from pfx.cleanup.clients import LocalClients
-from pfx.cleanup.params import PARAMETERS, CleanupConfig
+from pfx.cleanup.config import CleanupConfig
+from pfx.cleanup.params import PARAMETERS
 from pfx.config.core import CORE_PARAMS
 from pfx.config.params import ParamRegistry
 from pfx.config.settings import Setting, Settings
