@@ -21,7 +21,8 @@ submitter wait a round trip to the thread pool before its first byte.
 Security: envelope and content are untrusted (SMTP clients, local users through
 pickup). Content is only parsed for header names (headers.py); addresses are only
 canonicalized. Reads the parameters in params.py plus myhostname, myorigin, mydomain,
-inet_interfaces, mynetworks and message_size_limit; writes only new files in $queue_directory/incoming.
+inet_interfaces, mynetworks and message_size_limit; writes only new files in
+$queue_directory/incoming.
 """
 
 import errno
