@@ -1,5 +1,10 @@
 """pfx's built-in plugins, registered exactly as a third party registers its own."""
 
 from pfx.agents.simple import discard, error, retry
+from pfx.cleanup.plugin import CleanupFactory
+from pfx.pickup.plugin import PickupFactory
 
-__all__ = ["discard", "error", "retry"]
+cleanup = CleanupFactory()
+pickup = PickupFactory()
+
+__all__ = ["cleanup", "discard", "error", "pickup", "retry"]
