@@ -291,11 +291,12 @@ class Postfix:
                    for _, _, files in os.walk(os.path.join(self.spool, q)))
 
     def maildir_count(self, user=None):
-        """Delivered files in the virtual Maildirs (one user's local part, or all)."""
+        """Delivered files in the virtual Maildirs ``vmail/<domain>/<user>/{new,cur}`` (one
+        user's local part, or all)."""
         root = Path(self.base, "vmail", self.domain)
         dirs = [root / user] if user else (list(root.iterdir()) if root.is_dir() else [])
-        return sum(len(os.listdir(d / "Maildir" / sub)) for d in dirs for sub in ("new", "cur")
-                   if (d / "Maildir" / sub).is_dir())
+        return sum(len(os.listdir(d / sub)) for d in dirs for sub in ("new", "cur")
+                   if (d / sub).is_dir())
 
     def sendmail(self, message: bytes, sender, recipients, timeout=30):
         """Local submission through postdrop/pickup (gives the ``pickup ... uid=`` lines)."""
