@@ -165,3 +165,7 @@ def test_smtp_sink_accepts_from_smtp_source(make_smtp_sink):
     refusing = make_smtp_sink("-r", "RCPT")
     done, _ = smtp_source(refusing.port, messages=1, timeout=30)
     assert done.returncode != 0 and "450" in done.stderr
+    proc = sink.proc
+    with sink:                                  # already started: not started twice
+        assert sink.proc is proc
+    assert sink.proc is None and proc.poll() is not None

@@ -221,7 +221,8 @@ class Dovecot:
         remove_tree(self.base)
 
     def __enter__(self):
-        return self.start()
+        """Start unless already started, so a started peer works in a with statement too."""
+        return self if self.proc else self.start()
 
     def __exit__(self, *exc):
         self.stop()

@@ -267,7 +267,8 @@ class Postfix:
         assert done.returncode == 0, self.diagnose()
 
     def __enter__(self):
-        return self.start()
+        """Start unless already started, so a started peer works in a with statement too."""
+        return self if self.base else self.start()
 
     def __exit__(self, *exc):
         self.stop()
@@ -346,7 +347,8 @@ class SmtpSink:
         self.proc = None
 
     def __enter__(self):
-        return self.start()
+        """Start unless already started, so a started peer works in a with statement too."""
+        return self if self.proc else self.start()
 
     def __exit__(self, *exc):
         self.stop()
