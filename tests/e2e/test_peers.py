@@ -3,11 +3,16 @@ COMPONENTS.md, and is gone after teardown. No pfx code is involved."""
 
 import smtplib
 import socket
+import subprocess
+import sys
+import time
 
 import pytest
 from twisted.names import dns as tdns
 
-from tests.support.peers.common import alive, process_tree
+from bench.lib.measure import Result, format_table, tree_cpu_seconds
+from bench.lib.reference import run_reference
+from tests.support.peers.common import PeerUnavailable, alive, process_tree, wait_until
 from tests.support.peers.dns import make_resolver, resolve
 from tests.support.peers.dovecot import strip_trace
 from tests.support.peers.fixtures import (dns_server, dovecot, make_dns_server,  # noqa: F401
@@ -142,15 +147,20 @@ def test_dns_custom_zone(make_dns_server):
 
 # -- Postfix, smtp-sink, smtp-source, swaks --------------------------------------------------
 @pytest.mark.e2e
-def test_postfix_accepts_from_swaks_and_discards(make_postfix, swaks_available):
-    pf = make_postfix("discard")
+def test_postfix_accepts_from_swaks_and_discards(make_postfix, dovecot, swaks_available):
+    pf = make_postfix("discard", main_extra={           # with Dovecot as its SASL server
+        "smtpd_sasl_auth_enable": "yes", "smtpd_sasl_type": "dovecot",
+        "smtpd_sasl_path": dovecot.auth_socket})
     rc, transcript = swaks(server=pf.address, to="anyone@example.test",
-                           header="Subject: discard me")
+                           header="Subject: discard me", auth="PLAIN",
+                           auth_user="alice@example.test", auth_password="alicepw")
     assert rc == 0, transcript
+    assert "235 2.7.0 Authentication successful" in transcript
     qid = transcript.split("queued as ")[1].split()[0]
     log = pf.wait_for_log(f"{qid}: removed")
     assert "postfix/discard[" in log and f"{qid}: to=<anyone@example.test>, relay=none" in log
-    assert f"{qid}: client=unknown[127.0.0.1]" in log
+    assert f"{qid}: client=unknown[127.0.0.1], sasl_method=PLAIN, " \
+        "sasl_username=alice@example.test" in log
     pids = process_tree(pf.master_pid)
     assert len(pids) > 1
     pf.stop()
@@ -169,3 +179,60 @@ def test_smtp_sink_accepts_from_smtp_source(make_smtp_sink):
     with sink:                                  # already started: not started twice
         assert sink.proc is proc
     assert sink.proc is None and proc.poll() is not None
+
+
+@pytest.mark.e2e
+def test_postfix_relays_to_smtp_sink_and_delivers_to_maildirs(make_postfix, make_smtp_sink):
+    sink = make_smtp_sink()
+    relay = make_postfix("relay", relay_to=sink.address)
+    maildirs = make_postfix("maildir", maildir_users=10)
+    done, _ = smtp_source(relay.port, messages=5, sessions=2, timeout=30)
+    assert done.returncode == 0, done.stderr
+    done, _ = smtp_source(maildirs.port, messages=12, sessions=2, sequence=True,
+                          to="u@example.test", timeout=30)
+    assert done.returncode == 0, done.stderr
+    log = relay.wait_for_log("status=sent (250 2.0.0 Ok", count=5)
+    assert f"relay=127.0.0.1[127.0.0.1]:{sink.port}" in log
+    wait_until(lambda: maildirs.maildir_count() == 12, what="12 messages in the Maildirs")
+    assert (maildirs.maildir_count("u2"), maildirs.maildir_count("u3")) == (2, 1)   # 2, 12 / 3
+    assert relay.queue_count() == maildirs.queue_count() == 0
+
+
+# -- bench harness -------------------------------------------------------------------------
+def test_tree_cpu_counts_exited_grandchildren():
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    script = (f"import subprocess, sys, time\n"
+              f"subprocess.run([sys.executable, '-c', {burn!r}])\n"  # reaped by the child
+              f"print('done', flush=True)\ntime.sleep(30)")
+    before = time.process_time()
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout.readline() == b"done\n"
+        assert 0.3 <= tree_cpu_seconds(proc.pid) < 5
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    assert time.process_time() - before < 0.3          # not our own CPU
+    assert tree_cpu_seconds(proc.pid) == 0              # gone
+
+
+def test_result_table_format():
+    r = Result("accept", "pfx", 1000, 20, 5120, 1, 2.0, 4.0, 3.0, 0.5, 0)
+    assert (r.accept_rate, r.total_rate, r.cpu_per_1000) == (500, 250, 3.0)
+    header, row = format_table([r]).splitlines()
+    assert header.split()[6:12] == ["accept_s", "accept_msg/s", "total_s", "total_msg/s",
+                                    "cpu_s", "cpu_s/1000msg"]
+    assert row.split() == ["accept", "pfx", "1000", "20", "5120", "1", "2.00", "500.0",
+                           "4.00", "250.0", "3.00", "3.000", "0.50"]
+
+
+@pytest.mark.e2e
+def test_postfix_reference_smoke():
+    try:
+        r = run_reference("accept", messages=20, sessions=2, size=1000, warmup=0)
+    except PeerUnavailable as e:
+        pytest.skip(str(e))
+    assert r.returncode == 0, r.stderr
+    # 20 messages take about 10 ms of CPU: 1 clock tick, so the CPU figure may be 0 here
+    assert r.server_cpu_seconds >= 0 and r.accept_rate > 0 and r.total_rate > 0

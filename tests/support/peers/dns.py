@@ -17,6 +17,7 @@ parentheses, and always ``$ORIGIN``.
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -82,10 +83,9 @@ class DnsServer:
         self.proc = start_group(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = _readline(self.proc, timeout)
         if not line.startswith(b"READY "):
-            err = b""
-            kill_group(self.proc, timeout=5) if self.proc.poll() is None else None
-            if self.proc.stderr and not self.proc.stderr.closed:
-                err = self.proc.stderr.read()
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            err = self.proc.stderr.read()
             self.stop()
             raise PeerFailed(f"test DNS server did not start: {line!r}\n{err.decode()[-3000:]}")
         self.port = int(line.split()[1])
