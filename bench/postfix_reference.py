@@ -38,9 +38,9 @@ def main(argv=None):
         if name not in SCENARIOS:
             p.error(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     if not args.json:
+        conn = "-d (connection reuse)" if args.reuse else "one connection per message"
         print(f"# Postfix reference on {platform.node()}: {os.cpu_count()} CPUs, "
-              f"smtp-source {'-d (connection reuse)' if args.reuse else 'one connection per message'}"
-              f", warm-up {args.warmup} msgs", flush=True)
+              f"smtp-source {conn}, warm-up {args.warmup} msgs", flush=True)
         print(HEADER, flush=True)
     results = []
     for scenario in args.scenarios:

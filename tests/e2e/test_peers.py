@@ -14,7 +14,7 @@ from bench.lib.measure import Result, format_table, tree_cpu_seconds
 from bench.lib.reference import run_reference
 from tests.support.peers.common import PeerUnavailable, alive, process_tree, wait_until
 from tests.support.peers.dns import make_resolver, resolve
-from tests.support.peers.dovecot import strip_trace
+from tests.support.peers.dovecot import MailUser, strip_trace
 from tests.support.peers.fixtures import (dns_server, dovecot, make_dns_server,  # noqa: F401
                                           make_postfix, make_smtp_sink, swaks_available)
 from tests.support.peers.postfix import _spread_aliases, smtp_source, smtp_source_argv
@@ -87,6 +87,12 @@ def test_dovecot_lmtp_delivers_and_imap_reads_back(dovecot):
         assert unix.ehlo("client.test")[0] == 250
         assert unix.sendmail("sender@client.test", ["bob@example.test"], MESSAGE) == {}
     assert dovecot.wait_for_messages("bob@example.test", 1)
+
+    dovecot.set_users([*dovecot.users, MailUser("frank@example.test", "frankpw")])
+    with smtplib.LMTP(dovecot.lmtp_socket, timeout=10) as unix:     # re-read by itself
+        unix.ehlo("client.test")
+        unix.mail("sender@client.test")
+        assert unix.rcpt("frank@example.test")[0] == 250
 
     for addr in (dovecot.auth_socket, ("127.0.0.1", dovecot.auth_port)):
         family = socket.AF_UNIX if isinstance(addr, str) else socket.AF_INET

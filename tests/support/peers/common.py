@@ -46,8 +46,9 @@ def require_root(what: str):
         raise PeerUnavailable(f"{what} needs root here (it switches to unprivileged users)")
 
 
-def read_banner(addr, timeout=1.0) -> bytes:
-    """Connect to (host, port) or a unix socket path and return the first line sent."""
+def read_banner(addr, timeout=1.0, goodbye=b"") -> bytes:
+    """Connect to (host, port) or a unix socket path and return the first line sent; then
+    send ``goodbye`` (e.g. ``b"QUIT\\r\\n"``, so the peer logs no "lost connection")."""
     family = socket.AF_UNIX if isinstance(addr, str) else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.settimeout(timeout)
@@ -58,10 +59,16 @@ def read_banner(addr, timeout=1.0) -> bytes:
             if not chunk:
                 break
             data += chunk
+        if goodbye and b"\n" in data:
+            try:
+                s.sendall(goodbye)
+                s.recv(4096)
+            except OSError:
+                pass
         return data.split(b"\n", 1)[0]
 
 
-def wait_banner(addr, expect: bytes = b"", timeout=10.0, proc=None) -> bytes:
+def wait_banner(addr, expect: bytes = b"", timeout=10.0, proc=None, goodbye=b"") -> bytes:
     """Poll until ``addr`` sends a first line containing ``expect``; fail early if ``proc`` died."""
     deadline = time.monotonic() + timeout
     last = None
@@ -69,7 +76,7 @@ def wait_banner(addr, expect: bytes = b"", timeout=10.0, proc=None) -> bytes:
         if proc is not None and proc.poll() is not None:
             raise PeerFailed(f"process exited with {proc.returncode} before {addr} answered")
         try:
-            line = read_banner(addr)
+            line = read_banner(addr, goodbye=goodbye)
             if expect in line:
                 return line
             last = line

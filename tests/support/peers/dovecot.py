@@ -27,6 +27,7 @@ uid 65534) and /usr/sbin/dovecot; otherwise :class:`PeerUnavailable` (the fixtur
 import dataclasses
 import imaplib
 import os
+import subprocess
 import time
 from pathlib import Path
 
@@ -153,6 +154,7 @@ class Dovecot:
         self.base = None
         self.proc = None
         self.lmtp_port = self.imap_port = self.auth_port = None
+        self._generation = 0
 
     # -- paths ---------------------------------------------------------------------------
     @property
@@ -203,8 +205,10 @@ class Dovecot:
                                     stderr=log)
             log.close()
             try:
-                wait_banner((LOOPBACK, self.lmtp_port), b"220 ", proc=self.proc)
-                wait_banner((LOOPBACK, self.imap_port), b"* OK", proc=self.proc)
+                wait_banner((LOOPBACK, self.lmtp_port), b"220 ", proc=self.proc,
+                            goodbye=b"QUIT\r\n")
+                wait_banner((LOOPBACK, self.imap_port), b"* OK", proc=self.proc,
+                            goodbye=b"x LOGOUT\r\n")
                 wait_banner((LOOPBACK, self.auth_port), b"VERSION", proc=self.proc)
                 return self
             except PeerFailed as e:
@@ -228,10 +232,20 @@ class Dovecot:
         self.stop()
 
     # -- helpers -------------------------------------------------------------------------
-    def set_users(self, users):
-        """Replace the passwd-file; Dovecot notices the change by itself."""
+    def set_users(self, users, timeout=5.0):
+        """Replace the passwd-file and wait until Dovecot uses it. Dovecot notices the change
+        by itself, but checks the file at most once a second; a sentinel user per version,
+        looked up with ``doveadm user``, tells when the new version is loaded."""
         self.users = tuple(users)
-        write_users(self.users_path, self.users, self.base)
+        self._generation += 1
+        sentinel = f"gen{self._generation}@sentinel.invalid"
+        write_users(self.users_path, [*self.users, MailUser(sentinel, "-")], self.base)
+        deadline = time.monotonic() + timeout
+        while subprocess.run([DOVEADM, "-c", self.conf_path, "user", sentinel],
+                             capture_output=True, timeout=30).returncode != 0:
+            if time.monotonic() > deadline:
+                raise PeerFailed(f"dovecot did not reload {self.users_path} in {timeout}s")
+            time.sleep(0.1)
 
     def log_text(self):
         try:

@@ -224,7 +224,7 @@ class Postfix:
                 error = f"postfix start: rc {done.returncode} {done.stderr}"
                 break
             try:
-                wait_banner(self.address, b"220 ", timeout=15)
+                wait_banner(self.address, b"220 ", timeout=15, goodbye=b"QUIT\r\n")
                 return self
             except PeerFailed as e:
                 error = str(e)
@@ -330,7 +330,8 @@ class SmtpSink:
                                      f"{LOOPBACK}:{self.port}", str(self.backlog)],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
-                wait_banner(self.address, b"220 ", timeout=10, proc=self.proc)
+                wait_banner(self.address, b"220 ", timeout=10, proc=self.proc,
+                            goodbye=b"QUIT\r\n")
                 return self
             except PeerFailed as e:
                 err = self.proc.stderr.read().decode() if self.proc.poll() is not None else ""
