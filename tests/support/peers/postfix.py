@@ -222,6 +222,9 @@ class Postfix:
             done = self.postfix("start")
             if done.returncode != 0:
                 error = f"postfix start: rc {done.returncode} {done.stderr}"
+                if f"port {self.port}: Address already in use" in self.log_text():
+                    self._halt()
+                    continue
                 break
             try:
                 wait_banner(self.address, b"220 ", timeout=15, goodbye=b"QUIT\r\n")
