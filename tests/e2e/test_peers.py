@@ -8,6 +8,7 @@ import sys
 import time
 
 import pytest
+from twisted.internet.testing import MemoryReactorClock
 from twisted.names import dns as tdns
 
 from bench.lib.measure import Result, format_table, tree_cpu_seconds
@@ -135,7 +136,7 @@ def test_dns_truncates_big_udp_answers(dns_server):
         reply = tdns.Message()
         reply.fromStr(s.recv(4096))
     assert (reply.id, reply.trunc, reply.answers) == (4711, 1, [])
-    resolver = make_resolver(dns_server.port)                        # no reactor needed to build
+    resolver = make_resolver(dns_server.port, reactor=MemoryReactorClock())   # no global reactor
     assert resolver.servers == [("127.0.0.1", dns_server.port)] and not resolver.dynServers
 
 

@@ -117,14 +117,15 @@ def _readline(proc, timeout):
         sel.close()
 
 
-def make_resolver(port, timeout=(1,), host="127.0.0.1"):
+def make_resolver(port, timeout=(1,), host="127.0.0.1", reactor=None):
     """A twisted.names client talking ONLY to the test server.
 
     Not ``client.createResolver``: that one also reads /etc/resolv.conf, falls back to the
     host's nameserver on timeout and starts a 60 s timer (COMPONENTS.md 3, pitfall 1). A
-    final timeout raises ``twisted.internet.defer.TimeoutError``."""
+    final timeout raises ``twisted.internet.defer.TimeoutError``. ``reactor`` defaults to the
+    global one (imported, hence installed, only then)."""
     from twisted.names import client
-    return client.Resolver(servers=[(host, port)], timeout=tuple(timeout))
+    return client.Resolver(servers=[(host, port)], timeout=tuple(timeout), reactor=reactor)
 
 
 _RESOLVE_SCRIPT = r"""
