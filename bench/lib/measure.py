@@ -40,14 +40,47 @@ def _stat_fields(pid):
     return int(rest[1]), int(rest[11]), int(rest[12]), int(rest[13]), int(rest[14])
 
 
+def _exec_runtime(pid):
+    """Precise CPU seconds of the live threads of ``pid`` (se.sum_exec_runtime, in ms, from
+    /proc/PID/task/*/sched; needs CONFIG_SCHED_DEBUG), or None when unavailable."""
+    total, found = 0.0, False
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/sched") as f:
+                for line in f:
+                    if line.startswith("se.sum_exec_runtime"):
+                        total += float(line.split(":")[1])
+                        found = True
+                        break
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+    return total / 1000 if found else None
+
+
+def process_cpu_seconds(utime, stime, pid=None) -> float:
+    """One live process's own CPU seconds. /proc/PID/stat truncates utime and stime to clock
+    ticks (10 ms each), which adds up over the ~30 processes of a Postfix; the scheduler's
+    exact runtime of the live threads is used instead when it lies within those two ticks (it
+    misses threads that already exited, so the stat value is the floor)."""
+    ticks = (utime + stime) / CLK_TCK
+    exact = _exec_runtime(pid) if pid is not None else None
+    if exact is None:
+        return ticks
+    return min(max(exact, ticks), ticks + 2 / CLK_TCK)
+
+
 def tree_cpu_seconds(root_pid) -> float:
     """CPU seconds used so far by ``root_pid`` and its descendants.
 
-    Sums utime+stime of every process in the tree still present (zombies included) plus
-    cutime+cstime of each of them: the time of children that already exited and were reaped
-    by a tree member (Postfix's master reaps smtpd, cleanup, ...; so the root's cutime holds
-    them) is kept. Processes reparented away from the tree are lost; a child reaped during the
-    scan may be counted twice or not at all (one process's lifetime CPU, rare)."""
+    Sums the own CPU (user + system, :func:`process_cpu_seconds`) of every process of the tree
+    still present (zombies included) plus the cutime+cstime of each: the CPU of children that
+    exited and were reaped by a tree member (Postfix's master reaps smtpd, cleanup, ...: the
+    root's cutime holds them) stays counted. Processes reparented away from the tree are
+    lost; a child reaped during the scan may be counted twice or not at all (rare)."""
     stats = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -57,16 +90,16 @@ def tree_cpu_seconds(root_pid) -> float:
     children = {}
     for pid, fields in stats.items():
         children.setdefault(fields[0], []).append(pid)
-    total, todo, seen = 0, [root_pid], set()
+    total, todo, seen = 0.0, [root_pid], set()
     while todo and len(seen) < 100000:
         pid = todo.pop()
         if pid in seen or pid not in stats:
             continue
         seen.add(pid)
         _, utime, stime, cutime, cstime = stats[pid]
-        total += utime + stime + cutime + cstime
+        total += process_cpu_seconds(utime, stime, pid) + (cutime + cstime) / CLK_TCK
         todo.extend(children.get(pid, ()))
-    return total / CLK_TCK
+    return total
 
 
 def queue_files(spool, queues=("maildrop", "incoming", "active", "deferred", "hold")) -> int:

@@ -241,5 +241,5 @@ def test_postfix_reference_smoke():
     except PeerUnavailable as e:
         pytest.skip(str(e))
     assert r.returncode == 0, r.stderr
-    # 20 messages take about 10 ms of CPU: 1 clock tick, so the CPU figure may be 0 here
+    # 20 messages take only about 20 ms of CPU: no exact figure asserted
     assert r.server_cpu_seconds >= 0 and r.accept_rate > 0 and r.total_rate > 0
