@@ -2,7 +2,7 @@
 """Print Postfix's reference figures (msgs/s, server CPU-s per 1000 msgs) for the pfx benches.
 
     .venv/bin/python bench/postfix_reference.py [--messages 5000] [--sessions 20] [--size 5120]
-        [--reuse] [--json] [accept relay maildir]
+        [--reuse] [--repeat N] [--json] [accept relay maildir]
 
 Scenarios: accept (discard after queueing), relay (to smtp-sink), maildir (virtual(8), 100
 Maildirs); see bench/lib/reference.py. Needs root and the Debian postfix package. Everything
@@ -31,6 +31,8 @@ def main(argv=None):
     p.add_argument("--reuse", action="store_true",
                    help="several messages per connection (smtp-source -d)")
     p.add_argument("--warmup", type=int, default=200)
+    p.add_argument("--repeat", type=int, default=1,
+                   help="runs per scenario, each on a fresh instance (the machine is shared)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     args.scenarios = args.scenarios or list(SCENARIOS)
@@ -43,13 +45,14 @@ def main(argv=None):
               f"smtp-source {conn}, warm-up {args.warmup} msgs", flush=True)
         print(HEADER, flush=True)
     results = []
-    for scenario in args.scenarios:
-        r = run_reference(scenario, messages=args.messages, sessions=args.sessions,
-                          size=args.size, recipients=args.recipients, reuse=args.reuse,
-                          warmup=args.warmup)
-        results.append(r)
-        if not args.json:
-            print(format_row(r), flush=True)
+    for _ in range(max(1, args.repeat)):
+        for scenario in args.scenarios:
+            r = run_reference(scenario, messages=args.messages, sessions=args.sessions,
+                              size=args.size, recipients=args.recipients, reuse=args.reuse,
+                              warmup=args.warmup)
+            results.append(r)
+            if not args.json:
+                print(format_row(r), flush=True)
     if args.json:
         print(format_json(results))
     return 0 if all(r.returncode == 0 for r in results) else 1
