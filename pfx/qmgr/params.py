@@ -71,3 +71,46 @@ QMGR_PARAMETERS = (
                   _DEF + "delivery_slot_discount", "int", min=0, max=100),
     ParamTemplate("{service}_delivery_slot_loan", _DEF + "delivery_slot_loan", "int", min=0),
 )
+
+# Address resolution (trivial-rewrite's parameters; pfx.address.settings.RESOLVE_PARAMETERS
+# lists them). The values are Postfix 3.7's as ``postconf -x`` prints them at
+# compatibility_level 3.6; the ones already in pfx.config.core are not repeated.
+RESOLVE_PARAMS = (
+    Param("append_at_myorigin", "yes", "bool"),
+    # Postfix: ${{$compatibility_level} <level {1} ? {yes} : {no}} (as cleanup declares it)
+    Param("append_dot_mydomain", "no", "bool"),
+    Param("swap_bangpath", "yes", "bool"),
+    Param("allow_percent_hack", "yes", "bool"),
+    Param("remote_header_rewrite_domain", ""),
+    Param("virtual_maps", ""),
+    Param("virtual_alias_maps", "$virtual_maps"),
+    Param("virtual_mailbox_maps", ""),
+    Param("virtual_alias_domains", "$virtual_alias_maps", "list"),
+    Param("virtual_mailbox_domains", "$virtual_mailbox_maps", "list"),
+    Param("local_transport", "local:$myhostname"),
+    Param("virtual_transport", "virtual"),
+    Param("relay_transport", "relay"),
+    Param("default_transport", "smtp"),
+    Param("relayhost", ""),
+    Param("sender_dependent_relayhost_maps", ""),
+    Param("sender_dependent_default_transport_maps", ""),
+    Param("empty_address_relayhost_maps_lookup_key", "<>"),
+    Param("empty_address_default_transport_maps_lookup_key", "<>"),
+    Param("transport_maps", ""),
+    Param("relocated_maps", ""),
+    Param("empty_address_recipient", "MAILER-DAEMON"),
+    Param("show_user_unknown_table_name", "yes", "bool"),
+    Param("resolve_dequoted_address", "yes", "bool"),
+    Param("resolve_null_domain", "no", "bool"),
+    Param("resolve_numeric_domain", "no", "bool"),
+    Param("allow_min_user", "no", "bool"),
+)
+
+# What the delivery side of qmgr reads: how long an agent may take, and who is never
+# mailed. Postfix has {service}_time_limit for pipe(8)-style services, default
+# $command_time_limit; pfx applies it to every transport's deliver() call.
+DELIVERY_PARAMS = (
+    Param("command_time_limit", "1000s", "time", min=1),
+    ParamTemplate("{service}_time_limit", "$command_time_limit", "time", min=1),
+    Param("double_bounce_sender", "double-bounce"),
+)

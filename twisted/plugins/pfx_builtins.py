@@ -3,8 +3,10 @@
 from pfx.agents.simple import discard, error, retry
 from pfx.cleanup.plugin import CleanupFactory
 from pfx.pickup.plugin import PickupFactory
+from pfx.qmgr.plugin import QmgrFactory
 
 cleanup = CleanupFactory()
 pickup = PickupFactory()
+qmgr = QmgrFactory()
 
-__all__ = ["cleanup", "discard", "error", "pickup", "retry"]
+__all__ = ["cleanup", "discard", "error", "pickup", "qmgr", "retry"]

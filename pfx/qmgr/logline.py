@@ -1,0 +1,83 @@
+"""The queue manager's log lines, worded and formatted as Postfix writes them (pure)."""
+
+# pflogsumm and admins' scripts parse these; every comma, space and bracket matters.
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import attrs
+
+SIG_DIGITS = 2  # Postfix's SIG_DIGS in log_adhoc.c
+
+
+def format_delay(seconds: float, resolution: int = 2) -> str:
+    """One delay as Postfix logs it (delay_logging_resolution_limit = ``resolution``).
+
+    Values of 100 s and more are whole seconds; smaller ones keep two significant
+    digits but no more than ``resolution`` decimals; what rounds to nothing is "0".
+    """
+    value = Decimal(max(0.0, seconds)).quantize(Decimal("0.000001"))
+    if value >= 10 ** SIG_DIGITS:
+        return str(value.quantize(Decimal(1), ROUND_HALF_UP))
+    if value == 0:
+        return "0"
+    # decimals for two significant digits: 12.3 -> 0, 1.23 -> 1, 0.0123 -> 3
+    decimals = SIG_DIGITS - 1 - value.adjusted()
+    decimals = max(0, min(decimals, resolution))
+    text = str(value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP))
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("0", "") else text
+
+
+@attrs.frozen
+class Stamps:
+    """When a message arrived, entered the active queue, and was handed to an agent."""
+
+    arrival: float
+    active: float
+    handoff: float | None = None  # None: settled without a delivery agent
+
+
+def delays(stamps: Stamps, now: float, resolution: int = 2) -> tuple[str, str]:
+    """("delay", "a/b/c/d"): a before the active queue, b in it, c connection setup
+    (not known to pfx, always 0), d the agent's own time."""
+    fmt = lambda s: format_delay(s, resolution)  # noqa: E731
+    total = fmt(now - stamps.arrival)
+    before = fmt(stamps.active - stamps.arrival)
+    if stamps.handoff is None:
+        parts = (before, fmt(now - stamps.active), "0", "0")
+    else:
+        parts = (before, fmt(stamps.handoff - stamps.active), "0", fmt(now - stamps.handoff))
+    return total, "/".join(parts)
+
+
+def recipient_line(queue_id, address, orig, relay, stamps, now, dsn, action, text,
+                   resolution=2) -> str:
+    """``QID: to=<r>, orig_to=<o>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (T)``."""
+    line = f"{queue_id}: to=<{address}>"
+    if orig and orig.lower() != address.lower():
+        line += f", orig_to=<{orig}>"
+    total, parts = delays(stamps, now, resolution)
+    return (f"{line}, relay={relay}, delay={total}, delays={parts}, dsn={dsn}, "
+            f"status={action} ({text})")
+
+
+def active_line(queue_id, sender, size, nrcpt) -> str:
+    return f"{queue_id}: from=<{sender}>, size={size}, nrcpt={nrcpt} (queue active)"
+
+
+def removed_line(queue_id) -> str:
+    return f"{queue_id}: removed"
+
+
+def expired_line(queue_id, sender) -> str:
+    return f"{queue_id}: from=<{sender}>, status=expired, returned to sender"
+
+
+_NOTICE = {"bounce": "non-delivery", "expire": "non-delivery", "delay": "delay",
+           "success": "delivery status"}
+
+
+def notice_line(queue_id, kind, notice_id) -> str:
+    """``QID: sender non-delivery notification: QID2`` (bounce_notify_service.c)."""
+    return f"{queue_id}: sender {_NOTICE[kind]} notification: {notice_id}"
