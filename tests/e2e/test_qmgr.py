@@ -1,0 +1,79 @@
+"""qmgr as a process: ``twistd -n pfx -c DIR`` delivers queue files dropped in incoming/."""
+
+import re
+import time
+
+import pytest
+
+from pfx.cli.trigger import send_trigger
+from pfx.envelope import Envelope, Recipient
+from pfx.queue.qid import QueueId
+from pfx.queue.store import QueueStore
+
+pytestmark = pytest.mark.e2e
+
+MASTER = ("qmgr unix n - n 300 1 qmgr\n"
+          "discard unix - - n - - discard\n"
+          "error unix - - n - - error\n")
+
+
+def drop(store, rcpts, sender="sender@example.org", queue="incoming"):
+    env = Envelope(sender, tuple(Recipient(r) for r in rcpts))
+    writer = store.new_file(env)
+    writer.write(b"Subject: e2e\n\nhello\n")
+    qid = writer.commit()
+    if queue != "incoming":
+        store.move(qid, "incoming", queue)
+    return str(qid)
+
+
+def wait_for_queue(store, qid, queue, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if store.find(QueueId(qid)) == queue:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{qid} in {store.find(QueueId(qid))}, not {queue}")
+
+
+def test_queue_files_are_delivered_logged_and_removed(config_dir, run_twistd, tmp_path):
+    (tmp_path / "transport").write_text("bounce.example error:5.1.1 no such user\n")
+    config_dir.write(main_extra="default_transport = discard:discarded\n"
+                                f"transport_maps = texthash:{tmp_path}/transport\n",
+                     master=MASTER)
+    spool = str(config_dir.path / "var" / "spool")
+    store = QueueStore(spool)
+    store.check(repair=True)
+    early = drop(store, ["user@example.com"])
+    crashed = drop(store, ["other@example.com"], queue="active")  # left by a "crash"
+    proc = run_twistd(config_dir.path)
+    config_dir.wait_for_log(f"{early}: removed")
+    config_dir.wait_for_log(f"{crashed}: removed")
+
+    late = drop(store, ["a@example.com", "b@bounce.example"])
+    assert send_trigger(spool, "qmgr", b"I")
+    config_dir.wait_for_log(f"{late}: removed")
+    for qid in (early, crashed, late):
+        wait_for_queue(store, qid, None)
+
+    log = config_dir.log_text()
+    assert re.search(rf"pfx/qmgr\[\d+\]: {early}: from=<sender@example.org>, size=20, "
+                     rf"nrcpt=1 \(queue active\)", log)
+    assert re.search(rf"pfx/discard\[\d+\]: {early}: to=<user@example.com>, relay=none, "
+                     r"delay=[\d.]+, delays=[\d.]+/[\d.]+/0/[\d.]+, dsn=2\.0\.0, "
+                     r"status=sent \(discarded\)", log)
+    assert re.search(rf"pfx/qmgr\[\d+\]: {late}: to=<b@bounce.example>, relay=none, "
+                     r".*dsn=5\.1\.1, status=bounced \(no such user\)", log)
+    assert "no bounce service in master.cf" in log
+    assert proc.poll() is None
+
+
+def test_mail_for_a_missing_transport_is_deferred(config_dir, run_twistd):
+    config_dir.write(main_extra="default_transport = nowhere\n", master=MASTER)
+    spool = str(config_dir.path / "var" / "spool")
+    store = QueueStore(spool)
+    store.check(repair=True)
+    qid = drop(store, ["user@example.com"])
+    run_twistd(config_dir.path)
+    config_dir.wait_for_log("status=deferred (mail transport unavailable)")
+    wait_for_queue(store, qid, "deferred")
