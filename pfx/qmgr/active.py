@@ -37,6 +37,7 @@ class ActiveMessage:
         self.sent = self.bounced = self.deferred = 0
         self.deferred_rcpts: list = []  # for the delay and expiry notices
         self.bounced_rcpts: list = []
+        self.success_rcpts: list = []  # DSN NOTIFY=SUCCESS, in the trace log
         self.handoffs: dict = {}  # delivery -> time the agent got it
         self.aborted = False  # the file went bad mid-way: leave it alone
         self.previous: float | None = None  # when the last attempt was (deferred files)

@@ -1,12 +1,11 @@
-"""The queue manager's loop: scans, the active queue, deliveries, outcomes, file moves.
+"""The queue manager's loop: scans, the active queue, deliveries, outcomes, file moves."""
 
-Driven by kick() (trigger bytes) and by Deferreds; time comes from the injected clock
-and every blocking file operation goes through run_blocking, so unit tests run it
-with task.Clock and an inline runner. service.py adds the trigger socket and timers.
-The order of durable steps is the queue promise's: a recipient's bounce-log entry and
-its D record are on disk before it counts as done, and the file moves (rename) only
-when nothing of it is in flight.
-"""
+# Driven by kick() (trigger bytes) and by Deferreds; time comes from the injected clock
+# and every blocking file operation goes through run_blocking, so unit tests run it
+# with task.Clock and an inline runner. service.py adds the trigger socket and timers.
+# The order of durable steps is the queue promise's: a recipient's bounce-log entry and
+# its D record are on disk before it counts as done, and the file moves (rename) only
+# when nothing of it is in flight.
 
 import os
 from itertools import islice
@@ -299,9 +298,14 @@ class QueueManager:
         notifier = self._notifier()
         bounced_ok = set()
         for status in statuses:
-            if status.action == "sent" or notifier is None:
-                continue
-            kind = "bounce" if status.action == "bounced" else "defer"
+            if notifier is None:
+                break
+            if status.action == "sent":
+                if "SUCCESS" not in status.recipient.notify:
+                    continue
+                kind = "trace"  # DSN NOTIFY=SUCCESS: a success notice at the end
+            else:
+                kind = "bounce" if status.action == "bounced" else "defer"
             try:
                 yield notifier.append(kind, msg.name, status)
             except Exception as exc:
@@ -309,6 +313,8 @@ class QueueManager:
                 continue
             if kind == "bounce":
                 bounced_ok.add(id(status))
+            elif kind == "trace":
+                msg.success_rcpts.append(status.recipient)
         final = [s for s in statuses if s.action == "sent"
                  or (s.action == "bounced" and (notifier is None or id(s) in bounced_ok))]
         offsets = [s.recipient.offset for s in final if s.recipient.offset is not None]
@@ -358,6 +364,8 @@ class QueueManager:
             ok = yield self._notice(notifier, "bounce", msg, msg.bounced_rcpts, opener)
             if not ok and fate.action == REMOVE:  # keep the file until the notice is out
                 fate = Fate(DEFER, self.retry.minimal_backoff_time + now)
+        if notifier is not None and msg.success_rcpts:
+            yield self._notice(notifier, "success", msg, msg.success_rcpts, opener)
         if fate.action == EXPIRE:
             self.log.info(logline.expired_line(msg.name, msg.sender))
             if notifier is not None:

@@ -1,10 +1,9 @@
-"""Address resolution for the queue manager: main.cf + tables -> pfx.address.resolve.
+"""Address resolution for the queue manager: main.cf + tables -> pfx.address.resolve."""
 
-Builds one ResolveSettings from a service's Settings and the shared table registry,
-and says what qmgr does with each Resolution (trivial-rewrite's part of
-qmgr_message_resolve). ``pfx resolve`` uses the same builder, so the command shows
-exactly what the queue manager would do.
-"""
+# Builds one ResolveSettings from a service's Settings and the shared table registry,
+# and says what qmgr does with each Resolution (trivial-rewrite's part of
+# qmgr_message_resolve). ``pfx resolve`` uses the same builder, so the command shows
+# exactly what the queue manager would do.
 
 import attrs
 

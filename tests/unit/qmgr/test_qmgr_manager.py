@@ -336,3 +336,13 @@ def test_kick_from_cleanup_picks_up_new_mail(tmp_path):
     assert w.where(qid) == "incoming"
     w.manager.kick(b"I")
     assert w.where(qid) is None
+
+
+def test_notify_success_gets_a_success_notice(tmp_path):
+    w = World(tmp_path)
+    qid = w.submit((Recipient("user@example.com", notify={"SUCCESS"}), "plain@example.com"))
+    w.manager.start()
+    assert w.notifier.appended == [("trace", str(qid), "user@example.com", "sent")]
+    assert w.notifier.flushed == [("success", str(qid), ("user@example.com",))]
+    assert w.log.lines[-2:] == [f"{qid}: sender delivery status notification: NOTICE1",
+                                f"{qid}: removed"]
