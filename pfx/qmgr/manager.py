@@ -252,9 +252,11 @@ class QueueManager:
                 Outcome.transport_failed(deliver.UNKNOWN_ERROR))
 
     def _finish_delivery(self, delivery, msg, statuses, outcome, handoff):
-        progress = self.scheduler.delivery_done(delivery, outcome)
-        self._settle(msg, statuses, delivery.transport, handoff)
-        self._absorb(progress)
+        # the delivery holds its slot until its D records are on disk, as a Postfix
+        # agent does: a crash repeats at most the deliveries the limits let run
+        def done():
+            self._absorb(self.scheduler.delivery_done(delivery, outcome))
+        self._settle(msg, statuses, delivery.transport, handoff, then=done)
 
     def _absorb(self, progress):
         by_message = {}
@@ -273,8 +275,9 @@ class QueueManager:
 
     # -- outcomes ---------------------------------------------------------------------
 
-    def _settle(self, msg, statuses, program, handoff=None):
-        """Make outcomes durable, then log and count them (deliver_completed order)."""
+    def _settle(self, msg, statuses, program, handoff=None, then=None):
+        """Make outcomes durable, then log and count them (deliver_completed order);
+        ``then()`` runs after that, before the message may leave the active queue."""
         now = self.clock.seconds()
         if self._soft_bounce:
             statuses = [attrs.evolve(s, action="deferred", dsn=s.dsn.soften())
@@ -285,6 +288,10 @@ class QueueManager:
         d.addErrback(lambda f: (self._bug(f, f"{msg.name}: recording outcomes"), set())[1])
         d.addCallback(self._log_and_count, msg, statuses, program, handoff, now)
         d.addErrback(self._bug, f"{msg.name}: logging outcomes")
+
+        if then is not None:
+            d.addCallback(lambda _: self._batch(then))
+            d.addErrback(self._bug, f"{msg.name}: after recording outcomes")
 
         def done(_):
             msg.pending -= 1
