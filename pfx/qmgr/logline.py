@@ -63,6 +63,7 @@ def recipient_line(queue_id, address, orig, relay, stamps, now, dsn, action, tex
 
 
 def active_line(queue_id, sender, size, nrcpt) -> str:
+    """``nrcpt``: the recipients the file was written with (its size record), done or not."""
     return f"{queue_id}: from=<{sender}>, size={size}, nrcpt={nrcpt} (queue active)"
 
 

@@ -188,7 +188,7 @@ class QueueManager:
             msg.previous = previous_attempt(info.arrival, mtime, self.retry)
         self.messages[qid] = msg
         self.log.info(logline.active_line(qid, info.sender, info.content_size,
-                                          len(info.recipients)))
+                                          info.sizes.nrcpt))
         self._batch(self._add, msg, first=True)
 
     def _add(self, msg, first=False):

@@ -1,6 +1,8 @@
 """qmgr as a process: ``twistd -n pfx -c DIR`` delivers queue files dropped in incoming/."""
 
 import re
+import shutil
+import subprocess
 import time
 
 import pytest
@@ -66,6 +68,29 @@ def test_queue_files_are_delivered_logged_and_removed(config_dir, run_twistd, tm
                      r".*dsn=5\.1\.1, status=bounced \(no such user\)", log)
     assert "no bounce service in master.cf" in log
     assert proc.poll() is None
+
+
+@pytest.mark.skipif(shutil.which("pflogsumm") is None, reason="pflogsumm not installed")
+def test_pflogsumm_counts_pfx_deliveries(config_dir, run_twistd, tmp_path):
+    (tmp_path / "transport").write_text("bounce.example error:5.1.1 no such user\n"
+                                        "later.example retry:4.4.1 try again\n")
+    config_dir.write(main_extra="default_transport = discard:discarded\n"
+                                f"transport_maps = texthash:{tmp_path}/transport\n",
+                     master=MASTER)
+    store = QueueStore(str(config_dir.path / "var" / "spool"))
+    store.check(repair=True)
+    qids = [drop(store, ["a@example.com", "b@example.com"]),
+            drop(store, ["c@bounce.example"]), drop(store, ["d@later.example"])]
+    run_twistd(config_dir.path)
+    for qid in qids[:2]:
+        config_dir.wait_for_log(f"{qid}: removed")
+    config_dir.wait_for_log(f"{qids[2]}: to=<d@later.example>")
+    out = subprocess.run(["pflogsumm", "--syslog-name=pfx", str(config_dir.maillog)],
+                         capture_output=True, text=True, check=True).stdout
+    counts = dict((m.group(2), int(m.group(1)))
+                  for m in re.finditer(r"^\s+(\d+)\s+(delivered|deferred|bounced)\b", out,
+                                       re.M))
+    assert counts == {"delivered": 2, "deferred": 1, "bounced": 1}, out
 
 
 def test_mail_for_a_missing_transport_is_deferred(config_dir, run_twistd):

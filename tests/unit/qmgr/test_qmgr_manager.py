@@ -79,13 +79,13 @@ def test_final_recipients_are_crossed_off_and_only_the_rest_retried(tmp_path):
     assert [r.address for r in info.recipients] == ["c@example.com"]
     assert sorted(r.address for r in info.done) == ["a@example.com", "b@example.com"]
     assert f"{qid}: sender non-delivery notification: NOTICE1" in w.log.lines
-    # the retry offers only c, and logs nrcpt=1
+    # the retry offers only c; nrcpt is the file's count, as Postfix's size record has it
     w.agents["smtp"].plan = plan()
     w.clock.advance(300)
     w.manager.kick(b"D")
     assert [r.address for r in w.agents["smtp"].requests[-1].recipients] == ["c@example.com"]
-    assert f"{qid}: from=<sender@example.org>, size={SIZE}, nrcpt=1 (queue active)" in \
-        w.log.lines
+    assert w.log.lines.count(
+        f"{qid}: from=<sender@example.org>, size={SIZE}, nrcpt=3 (queue active)") == 2
     assert w.log.lines[-1] == f"{qid}: removed"
 
 
