@@ -346,3 +346,19 @@ def test_notify_success_gets_a_success_notice(tmp_path):
     assert w.notifier.flushed == [("success", str(qid), ("user@example.com",))]
     assert w.log.lines[-2:] == [f"{qid}: sender delivery status notification: NOTICE1",
                                 f"{qid}: removed"]
+
+
+def test_dead_destination_defers_the_rest_without_trying(tmp_path):
+    config = SchedulerConfig(transports={"smtp": TransportPolicy(
+        "smtp", initial_concurrency=1)})
+    w = World(tmp_path, config=config)
+    w.agents["smtp"].plan = lambda a: ("deferred", "4.4.1", "connect to example.com: refused")
+    w.agents["smtp"].delay = 1
+    qids = [w.submit((f"{x}@example.com",)) for x in "abc"]
+    w.manager.start()
+    w.clock.advance(1)
+    assert len(w.agents["smtp"].requests) == 1
+    suspended = [x for x in w.log.lines if "delivery temporarily suspended: connect to "
+                 "example.com: refused" in x]
+    assert len(suspended) == 2 and all("relay=none" in x for x in suspended)
+    assert [w.where(qid) for qid in qids] == ["deferred"] * 3
