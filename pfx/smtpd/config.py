@@ -1,0 +1,108 @@
+"""SmtpdConfig: one master.cf row's smtpd settings, read once and frozen (pure)."""
+
+import attrs
+
+from pfx.errors import ConfigError
+from pfx.smtp.config import ServerConfig
+from pfx.smtp.dotstuff import MODES
+from pfx.smtp.ehlo import discard_set
+from pfx.smtpd.netmatch import AddressList, DomainList
+
+RESTRICTION_STAGES = ("client", "helo", "sender", "relay", "recipient", "data", "end_of_data")
+TLS_LEVELS = ("", "none", "may", "encrypt")
+
+
+@attrs.frozen
+class SmtpdConfig:
+    """What a session needs besides the client: identity, limits, policy lists."""
+
+    myhostname: str = "localhost"
+    mail_name: str = "pfx"
+    banner: str = "localhost ESMTP pfx"
+    timeout: float = 300.0
+    server: ServerConfig = ServerConfig()
+    delay_reject: bool = True
+    restrictions: dict = attrs.field(factory=dict)  # stage -> [word, ...]
+    classes: dict = attrs.field(factory=dict)  # class name -> [word, ...]
+    mynetworks: AddressList = AddressList([])
+    mydestination: DomainList = DomainList([])
+    relay_domains: DomainList = DomainList([])
+    bare_newline_exclusions: AddressList = AddressList([])
+    event_limit_exceptions: AddressList = AddressList([])
+    allow_untrusted_routing: bool = False
+    null_access_key: str = "<>"
+    codes: dict = attrs.field(factory=dict)  # reject_code, defer_code, ... -> int
+    tls_level: str = ""
+    tls_loglevel: int = 0
+    connection_count_limit: int = 50
+
+    def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
+        """The machine's config for one client: bare-LF exclusions and TLS availability."""
+        changes = {"tls_available": tls and self.tls_level in ("may", "encrypt"),
+                   "tls_required": tls and self.tls_level == "encrypt"}
+        if self.server.smtpd_forbid_bare_newline != "no" and self.bare_newline_exclusions.match(client_addr):
+            changes["smtpd_forbid_bare_newline"] = "no"
+        return attrs.evolve(self.server, **changes)
+
+
+_CODES = ("reject_code", "defer_code", "relay_domains_reject_code", "access_map_reject_code",
+          "access_map_defer_code", "invalid_hostname_reject_code", "non_fqdn_reject_code")
+
+
+def from_settings(settings) -> SmtpdConfig:
+    """Read every smtpd parameter; a bad value raises ConfigError naming it."""
+    get, text = settings.get, settings.get_str
+    hostname = text("myhostname")
+    bare = text("smtpd_forbid_bare_newline").strip().lower()
+    if bare not in MODES:
+        raise ConfigError(f'bad value "{bare}" (use one of {", ".join(MODES)})',
+                          param="smtpd_forbid_bare_newline")
+    level = text("smtpd_tls_security_level").strip().lower()
+    if level not in TLS_LEVELS:
+        raise ConfigError(f'bad value "{level}" (use none, may or encrypt)', param="smtpd_tls_security_level")
+    parent = set(settings.get_list("parent_domain_matches_subdomains"))
+    server = ServerConfig(
+        hostname=hostname,
+        line_length_limit=max(get("line_length_limit"), 16),
+        message_size_limit=get("message_size_limit"),
+        smtpd_recipient_limit=get("smtpd_recipient_limit"),
+        smtpd_recipient_overshoot_limit=get("smtpd_recipient_overshoot_limit"),
+        smtpd_soft_error_limit=get("smtpd_soft_error_limit"),
+        smtpd_hard_error_limit=get("smtpd_hard_error_limit"),
+        smtpd_junk_command_limit=get("smtpd_junk_command_limit"),
+        smtpd_error_sleep_time=float(get("smtpd_error_sleep_time")),
+        smtpd_forbid_bare_newline=bare,
+        smtpd_forbid_bare_newline_reject_code=get("smtpd_forbid_bare_newline_reject_code"),
+        smtpd_forbidden_commands=frozenset(w.upper() for w in settings.get_list("smtpd_forbidden_commands")
+                                           if ":" not in w),
+        smtpd_helo_required=get("smtpd_helo_required"),
+        disable_vrfy_command=get("disable_vrfy_command"),
+        smtpd_discard_ehlo_keywords=discard_set(settings.get_list("smtpd_discard_ehlo_keywords")),
+        smtputf8_enable=get("smtputf8_enable"),
+        soft_bounce=get("soft_bounce"),
+        smtpd_forbid_unauth_pipelining=get("smtpd_forbid_unauth_pipelining"),
+        sasl_enabled=False,  # SASL is not there yet (smtpd_sasl_auth_enable is declared)
+    )
+    stages = {s: settings.get_list(f"smtpd_{s}_restrictions") for s in RESTRICTION_STAGES}
+    classes = {name: settings.get_list(name) for name in settings.get_list("smtpd_restriction_classes")}
+    return SmtpdConfig(
+        myhostname=hostname,
+        mail_name=text("mail_name"),
+        banner=text("smtpd_banner"),
+        timeout=float(get("smtpd_timeout")),
+        server=server,
+        delay_reject=get("smtpd_delay_reject"),
+        restrictions=stages,
+        classes=classes,
+        mynetworks=AddressList.parse(settings.get_list("mynetworks"), "mynetworks" in parent),
+        mydestination=DomainList(settings.get_list("mydestination"), "mydestination" in parent),
+        relay_domains=DomainList(settings.get_list("relay_domains"), "relay_domains" in parent),
+        bare_newline_exclusions=AddressList.parse(settings.get_list("smtpd_forbid_bare_newline_exclusions")),
+        event_limit_exceptions=AddressList.parse(settings.get_list("smtpd_client_event_limit_exceptions")),
+        allow_untrusted_routing=get("allow_untrusted_routing"),
+        null_access_key=text("smtpd_null_access_lookup_key"),
+        codes={c: get(c) for c in _CODES},
+        tls_level=level,
+        tls_loglevel=get("smtpd_tls_loglevel"),
+        connection_count_limit=get("smtpd_client_connection_count_limit"),
+    )

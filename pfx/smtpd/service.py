@@ -1,0 +1,255 @@
+"""The smtpd service: master.cf inet rows -> listening endpoints, connection caps, TLS options.
+
+Security: binds in privilegedStartService (port 25 as root, before privileges drop);
+accepts untrusted connections and hands them to the sans-IO machine through
+SMTPServerProtocol. Reads the certificate and key files once, at make_service time; a
+file that cannot be loaded is a ConfigError naming its parameter. maxproc caps the
+concurrent connections: at the cap the listener stops accepting (new clients wait in
+the kernel's listen queue, as with Postfix's process limit) and resumes below it.
+Parameters read: inet_interfaces, inet_protocols, default_process_limit, every smtpd
+parameter in pfx.smtpd.params (via pfx.smtpd.config), smtpd_tls_* below.
+"""
+
+import collections
+import ipaddress
+import socket
+
+from OpenSSL import crypto
+from twisted.application.service import Service
+from twisted.internet import defer, endpoints, protocol, ssl
+from twisted.plugin import getPlugins
+from twisted.protocols.tls import TLSMemoryBIOFactory
+
+from pfx.envelope import Client
+from pfx.errors import ConfigError
+from pfx.interfaces import IMailSubmitter, ITableType
+from pfx.smtp.server import ServerConnection
+from pfx.smtpd.config import from_settings
+from pfx.smtpd.protocol import SMTPServerProtocol
+from pfx.smtpd.session import Session
+
+
+# -- listening addresses ----------------------------------------------------------
+
+def listen_addresses(service: str, settings) -> list[tuple[str, int]]:
+    """master.cf service column -> [(host, port)]: ``host:port``, ``[v6]:port``, ``port``,
+    or a service name; without a host, every inet_interfaces address."""
+    host, sep, port_text = service.rpartition(":")
+    if not sep:
+        host, port_text = "", service
+    host = host.strip("[]")
+    try:
+        port = int(port_text) if port_text.isdigit() else socket.getservbyname(port_text, "tcp")
+    except OSError:
+        raise ConfigError(f'unknown service "{port_text}"', param="master.cf") from None
+    if host:
+        return [(host, port)]
+    protocols = set(settings.get_list("inet_protocols"))
+    v6 = "all" in protocols or "ipv6" in protocols
+    v4 = "all" in protocols or "ipv4" in protocols
+    names = settings.get_list("inet_interfaces")
+    if "all" in names:
+        return [("::", port)] if v6 and socket.has_ipv6 else [("0.0.0.0", port)]
+    if "loopback-only" in names:
+        names = (["127.0.0.1"] if v4 else []) + (["::1"] if v6 else [])
+    return [(n.strip("[]"), port) for n in names]
+
+
+def _endpoint(reactor, host, port, backlog=100):
+    try:
+        v6 = ipaddress.ip_address(host).version == 6
+    except ValueError:
+        v6 = False
+    cls = endpoints.TCP6ServerEndpoint if v6 else endpoints.TCP4ServerEndpoint
+    return cls(reactor, port, backlog=backlog, interface=host)
+
+
+# -- TLS --------------------------------------------------------------------------
+
+_VERSIONS = {"tlsv1": ssl.TLSVersion.TLSv1_0, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
+             "tlsv1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.3": ssl.TLSVersion.TLSv1_3}
+
+
+def _read(path, param):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(f"cannot load {path}: {e.strerror}", param=param) from None
+
+
+def tls_options(settings):
+    """CertificateOptions for smtpd_tls_security_level may/encrypt, or None.
+
+    Protocol floors only raise Twisted's own default minimum, never lower it.
+    """
+    level = settings.get_str("smtpd_tls_security_level").strip().lower()
+    wrapper = settings.get("smtpd_tls_wrappermode")
+    if level in ("", "none") and not wrapper:
+        return None
+    chain = settings.get_list("smtpd_tls_chain_files")
+    if chain:
+        param, pem = "smtpd_tls_chain_files", b"".join(_read(p, "smtpd_tls_chain_files") for p in chain)
+        key_pem = cert_pem = pem
+    else:
+        cert_file = settings.get_str("smtpd_tls_cert_file")
+        if not cert_file:
+            raise ConfigError(f"TLS level {level or 'wrappermode'} needs a certificate", param="smtpd_tls_cert_file")
+        param = "smtpd_tls_cert_file"
+        cert_pem = _read(cert_file, param)
+        key_pem = _read(settings.get_str("smtpd_tls_key_file"), "smtpd_tls_key_file")
+    try:
+        key = ssl.KeyPair.load(key_pem, crypto.FILETYPE_PEM)
+        certs = _pem_certificates(cert_pem)
+        if not certs:
+            raise ValueError("no certificate found")
+        kwargs = {}
+        floor = _protocol_floor(settings.get_str("smtpd_tls_protocols"))
+        if floor is not None and floor > ssl.TLSVersion.TLSv1_2:
+            kwargs["raiseMinimumTo"] = floor
+        if settings.get_str("smtpd_tls_ciphers").strip().lower() == "high":
+            kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
+                "HIGH:!aNULL:!eNULL:!MD5")
+        return ssl.CertificateOptions(privateKey=key.original, certificate=certs[0].original,
+                                      extraCertChain=[c.original for c in certs[1:]], **kwargs)
+    except ConfigError:
+        raise
+    except Exception as e:
+        raise ConfigError(f"cannot use the certificate or key: {e}", param=param) from None
+
+
+def _pem_certificates(pem: bytes) -> list:
+    begin = b"-----BEGIN CERTIFICATE-----"
+    parts = pem.split(begin)[1:]
+    return [ssl.Certificate.loadPEM(begin + p) for p in parts]
+
+
+def _protocol_floor(text):
+    for word in text.replace(",", " ").split():
+        if word.startswith(">="):
+            return _VERSIONS.get(word[2:].lower())
+    return None
+
+
+# -- connections ------------------------------------------------------------------
+
+def _plain_ip(host: str) -> str:
+    try:
+        ip = ipaddress.ip_address(host.split("%")[0])
+    except ValueError:
+        return host
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
+
+
+class SmtpdFactory(protocol.Factory):
+    """Builds one protocol + session per connection; counts connections per client and in all."""
+
+    def __init__(self, config, context, log, tls, wrapped, maxproc, tables=None):
+        self.config, self.context, self.log = config, context, log
+        self.clock = context.runtime.clock
+        self.tls, self.wrapped, self.maxproc = tls, wrapped, maxproc
+        self.tables = tables
+        self.per_client = collections.Counter()
+        self.active = 0
+        self.ports = []
+
+    def buildProtocol(self, addr):
+        host = _plain_ip(getattr(addr, "host", ""))
+        self.per_client[host] += 1
+        self.active += 1
+        limit = self.config.connection_count_limit
+        over = bool(limit) and self.per_client[host] > limit and not self.config.event_limit_exceptions.match(host)
+        conn = ServerConnection(self.config.server_config(host, self.tls is not None and not self.wrapped))
+        if self.wrapped:
+            conn.tls_active = True
+        client = Client(name="unknown", addr=host, port=str(getattr(addr, "port", "")))
+        session = Session(conn, self.config, client, self.log, self.clock,
+                          lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over)
+        proto = SMTPServerProtocol(conn, session, self.clock, self.config.timeout, self.tls,
+                                   on_close=lambda: self._release(host))
+        proto.factory = self
+        if self.maxproc and self.active >= self.maxproc:
+            self._accepting(False)
+        return proto
+
+    def _release(self, host):
+        self.per_client[host] -= 1
+        if not self.per_client[host]:
+            del self.per_client[host]
+        self.active -= 1
+        if self.maxproc and self.active < self.maxproc:
+            self._accepting(True)
+
+    def _accepting(self, on: bool):
+        for port in self.ports:
+            switch = getattr(port, "startReading" if on else "stopReading", None)
+            if switch is not None:
+                switch()
+
+
+class SmtpdService(Service):
+    """Listens on every address of its row; stopping closes the listeners (connections stay)."""
+
+    def __init__(self, endpoints_, factory, log):
+        self.endpoints, self.factory, self.log = endpoints_, factory, log
+        self._listening = None
+
+    def privilegedStartService(self):
+        super().privilegedStartService()
+        self._listening = [ep.listen(self.factory).addCallbacks(self._bound, self._bind_failed, errbackArgs=(ep,))
+                           for ep in self.endpoints]
+
+    def _bound(self, port):
+        self.factory.ports.append(port)
+        return port
+
+    def _bind_failed(self, failure, ep):
+        self.log.fatal(f"bind {getattr(ep, '_interface', '')} port {getattr(ep, '_port', '')}: "
+                       f"{failure.getErrorMessage()}")
+        return None
+
+    def startService(self):
+        if self._listening is None:
+            self.privilegedStartService()
+        super().startService()
+
+    def stopService(self):
+        super().stopService()
+        waiting, self._listening = self._listening or [], None
+        d = defer.gatherResults(waiting)
+
+        def close(ports):
+            self.factory.ports = []
+            return defer.gatherResults([defer.maybeDeferred(p.stopListening) for p in ports if p is not None])
+        return d.addCallback(close)
+
+
+def _tables():
+    from pfx.tables.registry import Registry, types_by_name
+
+    return Registry(types_by_name(getPlugins(ITableType)))
+
+
+def make_service(entry, context):
+    """One master.cf ``inet`` row -> SmtpdService. Raises ConfigError for bad settings."""
+    if entry.type != "inet":
+        raise ConfigError(f"smtpd serves inet rows, not {entry.type}", entry.file, entry.line)
+    settings = context.settings
+    config = from_settings(settings)
+    tls = tls_options(settings)
+    wrapped = bool(settings.get("smtpd_tls_wrappermode"))
+    log = context.logger("smtpd")
+    for name, unsupported in (("mynetworks", config.mynetworks.unsupported),
+                              ("mydestination", config.mydestination.unsupported),
+                              ("relay_domains", config.relay_domains.unsupported)):
+        if unsupported:
+            log.warning(f"{name}: table and file elements are not supported yet: {', '.join(unsupported)}")
+    tables = getattr(context, "tables", None) or _tables()
+    maxproc = entry.maxproc_or(settings.get("default_process_limit"))
+    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables)
+    outer = TLSMemoryBIOFactory(tls, False, factory) if wrapped else factory
+    reactor = context.runtime.reactor
+    eps = [_endpoint(reactor, host, port) for host, port in listen_addresses(entry.service, settings)]
+    return SmtpdService(eps, outer, log)

@@ -1,0 +1,388 @@
+"""One SMTP session's state: events from pfx.smtp become Replies (plain or Deferred), the
+envelope is built and the body streamed to cleanup through IMailSubmitter.
+
+Security: every event carries untrusted client input. Addresses reach the restrictions
+and the envelope in internal form; client text is echoed only through printable().
+Nothing here writes files: the message goes to the IMessageWriter that
+IMailSubmitter.open_message() returns, and 250 is sent only when its commit() fires.
+Parameters read (through SmtpdConfig): smtpd_banner, myhostname, mail_name,
+message_size_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
+smtputf8_enable, smtpd_delay_reject and the smtpd_*_restrictions lists.
+"""
+
+import time
+
+from twisted.internet import defer
+
+from pfx.dsn import Dsn, Reply
+from pfx.envelope import Client, Envelope, Recipient
+from pfx.smtp import replies as R
+from pfx.smtp.ehlo import ehlo_reply
+from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk, DataRejected, Ehlo,
+                             EndOfChunk, EndOfData, Etrn, Helo, MailFrom, Noop, Quit, RcptTo, Reject, Rset,
+                             StartTLS, Vrfy)
+from pfx.smtpd import addr
+from pfx.smtpd import restrictions  # noqa: F401  (registers the built-in restrictions)
+from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
+
+QUEUE_WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
+INTERNAL_ERROR = Reply(451, Dsn("4.3.0"), "Error: internal error")
+SMTPUTF8_REQUIRED = Reply(553, Dsn("5.6.7"), "Must declare SMTPUTF8 to send unicode address")
+OVER_LIMIT = "{host} Error: too many connections from {addr}"
+
+
+def mail_date(when: float) -> str:
+    """Postfix's mail_date(): ``Wed,  5 Nov 2026 09:56:24 +0000 (UTC)`` (day space-padded)."""
+    tm = time.localtime(when)
+    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+    off = tm.tm_gmtoff // 60
+    sign = "-" if off < 0 else "+"
+    return (f"{days[tm.tm_wday]}, {tm.tm_mday:2d} {months[tm.tm_mon - 1]} {tm.tm_year} "
+            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} {sign}{abs(off) // 60:02d}{abs(off) % 60:02d} "
+            f"({tm.tm_zone})")
+
+
+def reply_text(reply: Reply) -> str:
+    """A reply as one log-line fragment: ``554 5.7.1 text``."""
+    return str(reply).replace("\n", " ")
+
+
+def _ascii(text: str) -> bool:
+    return text.isascii()
+
+
+class Session:
+    """Turns the machine's events into replies for one connection; see handle()."""
+
+    def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
+                 over_limit=False):
+        self.conn = conn
+        self.config = config
+        self.client = client
+        self.log = log
+        self.clock = clock
+        self._submitter = submitter  # () -> IMailSubmitter; raises LookupError if none
+        self.over_limit = over_limit
+        self.check = CheckState(config, client.name, client.addr, tables=tables)
+        self.access_denied: Reply | None = None
+        self.timed_out = False
+        self.writer = None
+        self._where = None  # overrides conn.where after the body: END-OF-MESSAGE
+        self._reset()
+
+    # -- identity ---------------------------------------------------------------
+
+    @property
+    def namaddr(self) -> str:
+        return f"{self.client.name}[{self.client.addr}]"
+
+    @property
+    def where(self) -> str:
+        return self._where or self.conn.where
+
+    def protocol_name(self) -> str:
+        proto = "ESMTP" if self.check.esmtp else "SMTP"
+        return proto + ("S" if self.conn.tls_active and self.check.esmtp else "")
+
+    # -- the transaction --------------------------------------------------------
+
+    def _reset(self):
+        if self.writer is not None:
+            self.writer.abort()
+        self.writer = None
+        self.sender = None
+        self.mail_params = None
+        self.recipients = []
+        self.first_rcpt_text = ""
+        self.queue_id = None
+        self._bdat_failed: Reply | None = None
+        self.check.sender = self.check.recipient = None
+
+    # -- entry points the protocol calls ---------------------------------------------
+
+    def greeting(self) -> Reply:
+        self.log.info(f"connect from {self.namaddr}")
+        if self.over_limit:
+            self.log.warning(f"Connection concurrency limit exceeded from {self.namaddr}")
+            return Reply(421, Dsn("4.7.0"), OVER_LIMIT.format(host=self.config.myhostname, addr=self.client.addr))
+        if not self.config.delay_reject:
+            d = self._run_checks("CONNECT")
+            d.addCallback(self._note_access_denied)
+        return Reply(220, None, self.config.banner)
+
+    def _note_access_denied(self, reply):
+        self.access_denied = reply
+
+    def timeout_reply(self) -> Reply:
+        self.timed_out = True
+        self.log.info(f"timeout after {self.where} from {self.namaddr}")
+        return R.timeout(self.config.myhostname)
+
+    def internal_error(self, failure) -> Reply:
+        self.log.warning(f"{self.namaddr}: internal error: {failure.getErrorMessage()}")
+        return INTERNAL_ERROR
+
+    def lost(self):
+        """The connection is gone: drop an unfinished message and log the summary."""
+        if self.writer is not None:
+            self.writer.abort()
+            self.writer = None
+        if not self.conn.closed and not self.timed_out:
+            self.log.info(f"lost connection after {self.where} from {self.namaddr}")
+        self.log.info(f"disconnect from {self.namaddr} {self.conn.disconnect_summary()}")
+
+    def handle(self, event):
+        """-> Reply, Deferred[Reply], or None for events that need no reply."""
+        handler = _DISPATCH.get(type(event))
+        if handler is None:
+            return INTERNAL_ERROR if event.needs_reply else None
+        return handler(self, event)
+
+    # -- commands ---------------------------------------------------------------
+
+    def _helo(self, event):
+        self._reset()
+        self.check.helo = event.hostname
+        self.check.esmtp = isinstance(event, Ehlo)
+        if isinstance(event, Ehlo):
+            c = self.config
+            ok = ehlo_reply(c.myhostname, message_size_limit=c.server.message_size_limit,
+                            vrfy=not c.server.disable_vrfy_command,
+                            starttls=c.server.tls_available and not self.conn.tls_active,
+                            smtputf8=c.server.smtputf8_enable, discard=c.server.smtpd_discard_ehlo_keywords)
+        else:
+            ok = Reply(250, None, self.config.myhostname)
+        if self.config.delay_reject:
+            return ok
+        return self._checked("HELO" if isinstance(event, Helo) else "EHLO", ok)
+
+    def _mail(self, event):
+        if self.access_denied is not None:
+            return self._denied()
+        address = event.address
+        if not _ascii(address) and not event.params.smtputf8:
+            return SMTPUTF8_REQUIRED
+        self._reset()
+        self.sender = addr.internal(address) if address else ""
+        self.mail_params = event.params
+        self.check.sender = self.sender
+        if self.config.delay_reject:
+            return R.MAIL_OK
+        d = self._checked("MAIL", R.MAIL_OK)
+        d.addCallback(self._forget_sender_if_refused)
+        return d
+
+    def _forget_sender_if_refused(self, reply):
+        if reply.code >= 300:
+            self.sender = self.check.sender = None
+        return reply
+
+    def _rcpt(self, event):
+        if self.access_denied is not None:
+            return self._denied()
+        address = event.address
+        if not _ascii(address) and not (self.mail_params and self.mail_params.smtputf8):
+            return SMTPUTF8_REQUIRED
+        internal = addr.internal(address)
+        self.check.recipient = internal
+        p = event.params
+        orcpt = f"{p.orcpt_type};{p.orcpt}" if p.orcpt is not None else None
+        rcpt = Recipient(internal, orcpt=orcpt, notify=p.notify or frozenset())
+
+        def accept(reply):
+            if reply.code < 300:
+                self.recipients.append(rcpt)
+                if len(self.recipients) == 1:
+                    self.first_rcpt_text = address
+            return reply
+        return self._checked("RCPT", R.RCPT_OK).addCallback(accept)
+
+    def _denied(self):
+        return Reply(503, Dsn("5.7.0"), f"Error: access denied for {self.namaddr}")
+
+    def _data(self, event):
+        if self.access_denied is not None:
+            return self._denied()
+        return self._checked("DATA", R.START_DATA).addCallback(self._open_if_354)
+
+    def _open_if_354(self, reply):
+        if reply.code != 354:
+            return reply
+        return self._open() or reply
+
+    def _open(self) -> Reply | None:
+        """Open the queue file and write our Received header; a Reply on failure."""
+        try:
+            self.writer = self._submitter().open_message(self._envelope())
+        except Exception as e:
+            self.log.warning(f"{self.namaddr}: cannot open a queue file: {e}")
+            self.writer = None
+            return QUEUE_WRITE_ERROR
+        self.queue_id = str(self.writer.queue_id)
+        self.log.info(f"{self.queue_id}: client={self.namaddr}")
+        self.writer.write(self.received_header().encode("utf-8", "surrogateescape"))
+        return None
+
+    def _envelope(self) -> Envelope:
+        params = self.mail_params
+        client = Client(name=self.client.name, addr=self.client.addr, port=self.client.port,
+                        helo=self.check.helo or "", protocol=self.protocol_name())
+        return Envelope(sender=self.sender or "", recipients=self.recipients, client=client,
+                        envid=params.envid if params else None, ret=params.ret if params else None,
+                        body_type=(params.body or "") if params else "",
+                        smtputf8=bool(params and params.smtputf8), arrival=self.clock.seconds())
+
+    def received_header(self) -> str:
+        """``Received: from HELO (NAME [ADDR])\\n\\tby HOST (pfx) with ESMTP id QID\\n\\tfor <rcpt>; DATE\\n``."""
+        c = self.config
+        ip = self.client.addr
+        shown = f"IPv6:{ip}" if ":" in ip else ip
+        head = (f"Received: from {self.check.helo or self.client.name} ({self.client.name} [{shown}])\n"
+                f"\tby {c.myhostname} ({c.mail_name}) with {self.protocol_name()} id {self.queue_id}")
+        date = mail_date(self.clock.seconds())
+        if len(self.recipients) == 1:
+            return f"{head}\n\tfor <{self.first_rcpt_text}>; {date}\n"
+        return f"{head};\n\t{date}\n"
+
+    def _chunk(self, event):
+        if self.writer is not None:
+            self.writer.write(event.data)
+        return None
+
+    def _bdat(self, event):
+        if self.writer is None and self._bdat_failed is None:
+            self._bdat_failed = self._open()
+        return None
+
+    def _end_of_data(self, event):
+        self._where = "END-OF-MESSAGE"
+        return self._checked("END-OF-MESSAGE", None).addCallback(self._commit, None)
+
+    def _end_of_chunk(self, event):
+        if self._bdat_failed is not None:
+            reply, self._bdat_failed = self._bdat_failed, None
+            self._reset()
+            return reply
+        if not event.last:
+            return R.chunk_ok(event.total)
+        self._where = "END-OF-MESSAGE"
+        return self._checked("END-OF-MESSAGE", None).addCallback(self._commit, event.total)
+
+    def _commit(self, refusal, total):
+        writer, self.writer = self.writer, None
+        if refusal is not None:
+            if writer is not None:
+                writer.abort()
+            self._reset()
+            return refusal
+        qid = self.queue_id
+        self._reset()
+        d = defer.maybeDeferred(writer.commit)
+
+        def done(queue_id):
+            return R.queued(str(queue_id or qid), total)
+
+        def failed(failure):
+            reply = getattr(failure.value, "reply", None)
+            if isinstance(reply, Reply) and reply.code >= 400:
+                self.log.info(f"{qid}: reject: END-OF-MESSAGE from {self.namaddr}: {reply_text(reply)}; "
+                              f"{self._log_tail()}")
+                return reply
+            self.log.warning(f"{qid}: commit failed: {failure.getErrorMessage()}")
+            return QUEUE_WRITE_ERROR
+        return d.addCallbacks(done, failed)
+
+    def _data_rejected(self, event):
+        self._where = "END-OF-MESSAGE"
+        self._reset()
+        return event.reply
+
+    def _rset(self, event):
+        self._reset()
+        return R.OK
+
+    def _noop(self, event):
+        return R.OK
+
+    def _vrfy(self, event):
+        return Reply(252, Dsn("2.0.0"), R.printable(event.argument))
+
+    def _etrn(self, event):
+        # No fast flush service yet: Postfix's answer for a domain it does not flush.
+        return Reply(459, Dsn("4.7.1"), f"<{R.printable(event.argument)}>: service unavailable")
+
+    def _quit(self, event):
+        return R.BYE
+
+    def _starttls(self, event):
+        return R.READY_TLS if self.config.server.tls_available else R.TLS_UNAVAILABLE
+
+    def _auth(self, event):
+        return R.AUTH_NOT_ENABLED
+
+    def _reject(self, event):
+        reply = event.reply
+        if reply == R.FORBIDDEN_COMMAND:
+            self.log.warning(f"non-SMTP command from {self.namaddr}: {R.printable(event.command)}")
+        elif reply.code == 421 and "too many errors" in reply.text:
+            self.log.info(f"too many errors after {self.where} from {self.namaddr}")
+        return reply
+
+    def _closed(self, event):
+        return None
+
+    # -- restrictions -------------------------------------------------------------
+
+    def _checked(self, command: str, ok):
+        """Run the lists ``command`` triggers -> Deferred[ok, or the refusal (logged)]."""
+        d = self._run_checks(command)
+        d.addCallback(lambda refusal: ok if refusal is None else refusal)
+        return d
+
+    def _run_checks(self, command: str):
+        stages = stages_for(command, self.config.delay_reject)
+        self.check.command = command
+        self.check.input_pending = self.conn.input_pending
+        self.check.sasl_authenticated = self.conn.authenticated
+        if not stages:
+            return defer.succeed(None)
+        d = evaluate(self.check, stages)
+
+        def verdict(v):
+            for w in v.warnings:
+                self._log_reject(command, w, "reject_warning")
+            if v.reply is not None:
+                self._log_reject(command, v.reply, "reject")
+            return v.reply
+
+        def problem(failure):
+            failure.trap(ConfigProblem)
+            self.log.warning(f"{failure.getErrorMessage()}")
+            return SERVER_CONFIG_ERROR
+        return d.addCallbacks(verdict, problem)
+
+    def _log_reject(self, command, reply, what):
+        qid = self.queue_id or "NOQUEUE"
+        self.log.info(f"{qid}: {what}: {command} from {self.namaddr}: {reply_text(reply)}; {self._log_tail()}")
+
+    def _log_tail(self) -> str:
+        parts = []
+        if self.check.sender is not None:
+            parts.append(f"from=<{self.check.sender}>")
+        if self.check.recipient is not None:
+            parts.append(f"to=<{self.check.recipient}>")
+        parts.append(f"proto={'ESMTP' if self.check.esmtp else 'SMTP'}")
+        if self.check.helo is not None:
+            parts.append(f"helo=<{self.check.helo}>")
+        return " ".join(parts)
+
+
+_DISPATCH = {
+    Helo: Session._helo, Ehlo: Session._helo, MailFrom: Session._mail, RcptTo: Session._rcpt,
+    Data: Session._data, DataChunk: Session._chunk, EndOfData: Session._end_of_data,
+    DataRejected: Session._data_rejected, Bdat: Session._bdat, EndOfChunk: Session._end_of_chunk,
+    Rset: Session._rset, Noop: Session._noop, Vrfy: Session._vrfy, Etrn: Session._etrn,
+    Quit: Session._quit, StartTLS: Session._starttls, Auth: Session._auth, AuthResponse: Session._auth,
+    Reject: Session._reject, ConnectionClosed: Session._closed,
+}
