@@ -28,6 +28,7 @@ class SMTPServerProtocol(Protocol):
         self._paused = False
         self._out = []  # replies held while the client's pipelined input is read (RFC 2920)
         self._lost = False
+        self._pumping = False  # replies that come back at once continue the loop, not recurse
 
     def connectionMade(self):
         self._write_now(self._conn.send(self._session.greeting()))
@@ -46,6 +47,20 @@ class SMTPServerProtocol(Protocol):
         self._pump()
 
     def _pump(self):
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            self._pump_events()
+        finally:
+            self._pumping = False
+        if self._paused and not self._conn.should_pause and not self._waiting and not self._lost:
+            self._paused = False
+            self.transport.resumeProducing()
+        if not self._waiting:
+            self._flush()  # about to wait for the client: RFC 2920 says flush now
+
+    def _pump_events(self):
         while not self._waiting and not self._lost:
             event = self._conn.next_event()
             if event is NEED_DATA or event is PAUSED:
@@ -60,11 +75,6 @@ class SMTPServerProtocol(Protocol):
             d.addErrback(self._session.internal_error)
             d.addCallback(self._answer, event)
             d.addErrback(self._crash)
-        if self._paused and not self._conn.should_pause and not self._waiting and not self._lost:
-            self._paused = False
-            self.transport.resumeProducing()
-        if not self._waiting:
-            self._flush()  # about to wait for the client: RFC 2920 says flush now
 
     def _answer(self, reply, event):
         if self._lost:
@@ -85,10 +95,10 @@ class SMTPServerProtocol(Protocol):
             self._write_now(data)
             if not self._start_tls():
                 return
-        elif self._conn.input_pending and not self._conn.closed:
-            self._out.append(data)
         else:
-            self._write_now(data)
+            self._out.append(data)
+            if not self._conn.input_pending or self._conn.closed:
+                self._flush()
         if self._conn.closed:
             self._flush()
             self.transport.loseConnection()

@@ -149,7 +149,7 @@ class Session:
             c = self.config
             ok = ehlo_reply(c.myhostname, message_size_limit=c.server.message_size_limit,
                             vrfy=not c.server.disable_vrfy_command,
-                            starttls=c.server.tls_available and not self.conn.tls_active,
+                            starttls=self.conn.config.tls_available and not self.conn.tls_active,
                             smtputf8=c.server.smtputf8_enable, discard=c.server.smtpd_discard_ehlo_keywords)
         else:
             ok = Reply(250, None, self.config.myhostname)
@@ -316,7 +316,7 @@ class Session:
         return R.BYE
 
     def _starttls(self, event):
-        return R.READY_TLS if self.config.server.tls_available else R.TLS_UNAVAILABLE
+        return R.READY_TLS if self.conn.config.tls_available else R.TLS_UNAVAILABLE
 
     def _auth(self, event):
         return R.AUTH_NOT_ENABLED

@@ -1,0 +1,160 @@
+"""Session replies for each command, the envelope handed to cleanup, the Received header, log lines."""
+
+import pytest
+
+from pfx.smtpd.session import mail_date
+from tests.unit.smtpd.smtpd_helpers import Harness
+
+
+def started(**kw):
+    h = Harness(**kw)
+    h.out()
+    return h
+
+
+def test_helo_and_ehlo_replies():
+    h = started()
+    assert h.ask("HELO c.example.org") == ["250 mx.example.test"]
+    assert h.ask("EHLO c.example.org") == [
+        "250-mx.example.test", "250-PIPELINING", "250-SIZE 10240000", "250-VRFY", "250-ETRN",
+        "250-ENHANCEDSTATUSCODES", "250-8BITMIME", "250-DSN", "250-SMTPUTF8", "250 CHUNKING"]
+
+
+def test_ehlo_follows_size_limit_vrfy_and_discards():
+    h = started(message_size_limit=5000, disable_vrfy_command="yes", smtpd_discard_ehlo_keywords="dsn, chunking")
+    lines = h.ask("EHLO c")
+    assert "250-SIZE 5000" in lines and "250-VRFY" not in lines
+    assert "250-DSN" not in lines and lines[-1] == "250 SMTPUTF8"
+
+
+@pytest.mark.parametrize("line,reply", [
+    ("NOOP", "250 2.0.0 Ok"),
+    ("RSET", "250 2.0.0 Ok"),
+    ("VRFY <u@example.org>", "252 2.0.0 <u@example.org>"),
+    ("VRFY u", "252 2.0.0 u"),
+    ("ETRN example.org", "459 4.7.1 <example.org>: service unavailable"),
+    ("STARTTLS", "502 5.5.1 Error: command not implemented"),
+    ("AUTH PLAIN", "503 5.5.1 Error: authentication not enabled"),
+    ("DATA", "503 5.5.1 Error: need RCPT command"),
+    ("QUIT", "221 2.0.0 Bye"),
+])
+def test_simple_commands(line, reply):
+    h = started()
+    h.ask("EHLO c")
+    assert h.ask(line) == [reply]
+
+
+def test_full_transaction_builds_the_envelope():
+    h = started()
+    h.ask("EHLO c.example.org")
+    assert h.ask("MAIL FROM:<a@example.org> RET=HDRS ENVID=e+2Bv BODY=8BITMIME SMTPUTF8") == ["250 2.1.0 Ok"]
+    assert h.ask("RCPT TO:<b@mx.example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;b@mx.example.test") \
+        == ["250 2.1.5 Ok"]
+    assert h.ask('RCPT TO:<"c d"@localhost>') == ["250 2.1.5 Ok"]
+    h.ask("DATA")
+    h.say("Subject: hi\r\n\r\n..dot\r\n.\r\n")
+    assert h.lines() == ["250 2.0.0 Ok: queued as 4QID1"]
+    env = h.submitter.writers[0].envelope
+    assert env.sender == "a@example.org"
+    assert [r.address for r in env.recipients] == ["b@mx.example.test", "c d@localhost"]
+    assert env.recipients[0].notify == frozenset({"SUCCESS", "FAILURE"})
+    assert env.recipients[0].orcpt == "rfc822;b@mx.example.test"
+    assert (env.ret, env.envid, env.body_type, env.smtputf8) == ("HDRS", "e+v", "8BITMIME", True)
+    assert (env.client.addr, env.client.helo, env.client.protocol) == ("127.0.0.1", "c.example.org", "ESMTP")
+    data = h.submitter.writers[0].data.decode()
+    assert data.startswith("Received: from c.example.org (client.example.org [127.0.0.1])\n"
+                           "\tby mx.example.test (pfx) with ESMTP id 4QID1;\n\t")
+    assert data.endswith("Subject: hi\r\n\r\n.dot\r\n")
+    assert "4QID1: client=client.example.org[127.0.0.1]" in h.log.lines
+
+
+def test_received_header_names_a_single_recipient():
+    h = started()
+    h.ask("HELO c.example.org")
+    h.ask("MAIL FROM:<>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    h.say("\r\n.\r\n")
+    data = h.submitter.writers[0].data.decode()
+    head = data.split("\n")
+    assert head[:2] == ["Received: from c.example.org (client.example.org [127.0.0.1])",
+                        "\tby mx.example.test (pfx) with SMTP id 4QID1"]
+    assert head[2].startswith("\tfor <b@mx.example.test>; ")
+    assert h.submitter.writers[0].envelope.sender == ""
+
+
+def test_mail_date_shape():
+    assert len(mail_date(0).split(" (")[0].split()) == 6
+
+
+def test_bdat_transaction():
+    h = started()
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.say("BDAT 5\r\nHello")
+    assert h.lines() == ["250 2.0.0 Ok: 5 bytes"]
+    h.say("BDAT 7 LAST\r\n World\n")
+    assert h.lines() == ["250 2.0.0 Ok: 12 bytes queued as 4QID1"]
+    assert h.submitter.writers[0].data.endswith(b"Hello World\n")
+
+
+def test_unicode_address_needs_smtputf8():
+    h = started()
+    h.ask("EHLO c")
+    assert h.ask("MAIL FROM:<ü@example.org>") == ["553 5.6.7 Must declare SMTPUTF8 to send unicode address"]
+    assert h.ask("MAIL FROM:<ü@example.org> SMTPUTF8") == ["250 2.1.0 Ok"]
+    assert h.ask("RCPT TO:<ö@mx.example.test>") == ["250 2.1.5 Ok"]
+
+
+def test_size_limit_during_data_aborts():
+    h = started(message_size_limit=100)
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    h.say("x" * 80 + "\r\n" + "y" * 80 + "\r\n.\r\n")
+    assert h.lines() == ["552 5.3.4 Error: message file too big"]
+    assert h.submitter.writers[0].aborted
+
+
+def test_no_submitter_gives_451_at_data():
+    h = started()
+
+    def missing():
+        raise LookupError("no service provides IMailSubmitter")
+    h.session._submitter = missing
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    assert h.ask("DATA") == ["451 4.3.0 Error: queue file write error"]
+
+
+def test_relay_reject_is_logged_as_postfix_does():
+    h = started(addr="192.0.2.7")
+    h.ask("EHLO c.example.org")
+    h.ask("MAIL FROM:<s@example.org>")
+    assert h.ask("RCPT TO:<x@elsewhere.example>") == ["454 4.7.1 <x@elsewhere.example>: Relay access denied"]
+    assert ("NOQUEUE: reject: RCPT from client.example.org[192.0.2.7]: 454 4.7.1 <x@elsewhere.example>: "
+            "Relay access denied; from=<s@example.org> to=<x@elsewhere.example> proto=ESMTP "
+            "helo=<c.example.org>") in h.log.lines
+
+
+def test_over_connection_limit_greeting():
+    from pfx.envelope import Client
+    from pfx.smtp.server import ServerConnection
+    from pfx.smtpd.session import Session
+    from tests.unit.smtpd.smtpd_helpers import RecordingLog, make_config
+    from twisted.internet.task import Clock
+
+    config = make_config()
+    conn = ServerConnection(config.server)
+    s = Session(conn, config, Client("unknown", "192.0.2.1"), RecordingLog(), Clock(), None, over_limit=True)
+    assert str(s.greeting()) == "421 4.7.0 mx.example.test Error: too many connections from 192.0.2.1"
+
+
+def test_forbidden_command_logs_and_disconnects():
+    h = started()
+    assert h.ask("GET / HTTP/1.0") == ["221 2.7.0 Error: I can break rules, too. Goodbye."]
+    assert h.transport.disconnecting
+    assert "warning: non-SMTP command from client.example.org[127.0.0.1]: GET / HTTP/1.0" in h.log.lines
