@@ -70,12 +70,17 @@ _VERSIONS = {"tlsv1": ssl.TLSVersion.TLSv1_0, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
              "tlsv1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.3": ssl.TLSVersion.TLSv1_3}
 
 
-def _read(path, param):
+def _error(settings, param, message):
+    where = settings.origin(param)
+    return ConfigError(message, where and where.file, where and where.line, param)
+
+
+def _read(settings, path, param):
     try:
         with open(path, "rb") as f:
             return f.read()
     except OSError as e:
-        raise ConfigError(f"cannot load {path}: {e.strerror}", param=param) from None
+        raise _error(settings, param, f"cannot load {path}: {e.strerror}") from None
 
 
 def tls_options(settings):
@@ -89,15 +94,16 @@ def tls_options(settings):
         return None
     chain = settings.get_list("smtpd_tls_chain_files")
     if chain:
-        param, pem = "smtpd_tls_chain_files", b"".join(_read(p, "smtpd_tls_chain_files") for p in chain)
+        param = "smtpd_tls_chain_files"
+        pem = b"".join(_read(settings, p, param) for p in chain)
         key_pem = cert_pem = pem
     else:
         cert_file = settings.get_str("smtpd_tls_cert_file")
         if not cert_file:
-            raise ConfigError(f"TLS level {level or 'wrappermode'} needs a certificate", param="smtpd_tls_cert_file")
+            raise _error(settings, "smtpd_tls_cert_file", f"TLS level {level or 'wrappermode'} needs a certificate")
         param = "smtpd_tls_cert_file"
-        cert_pem = _read(cert_file, param)
-        key_pem = _read(settings.get_str("smtpd_tls_key_file"), "smtpd_tls_key_file")
+        cert_pem = _read(settings, cert_file, param)
+        key_pem = _read(settings, settings.get_str("smtpd_tls_key_file"), "smtpd_tls_key_file")
     try:
         key = ssl.KeyPair.load(key_pem, crypto.FILETYPE_PEM)
         certs = _pem_certificates(cert_pem)
@@ -115,7 +121,7 @@ def tls_options(settings):
     except ConfigError:
         raise
     except Exception as e:
-        raise ConfigError(f"cannot use the certificate or key: {e}", param=param) from None
+        raise _error(settings, param, f"cannot use the certificate or key: {e}") from None
 
 
 def _pem_certificates(pem: bytes) -> list:

@@ -1,0 +1,125 @@
+"""smtpd as a process: ``twistd -n pfx -c DIR`` with an smtpd row and a test IMailSubmitter,
+driven by Python's smtplib, swaks (plain, pipelining, STARTTLS) and smtp-source."""
+
+import json
+import smtplib
+import subprocess
+
+import pytest
+
+from tests.conftest import ConfigDir, free_port, pfx_env, twistd_command, wait_for_port
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def mx(tmp_path_factory):
+    """One pfx with smtpd on a free port, STARTTLS with a fresh self-signed certificate."""
+    path = tmp_path_factory.mktemp("smtpd")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(path / "key.pem"), "-out", str(path / "cert.pem"), "-days", "1",
+                    "-subj", "/CN=mx.example.test"], check=True, capture_output=True)
+    port = free_port()
+    cfg = ConfigDir(path)
+    cfg.write(main_extra=(
+        "mynetworks = 192.0.2.0/24\n"  # so that 127.0.0.1 is an outsider: relaying is refused
+        "mydestination = mx.example.test, localhost\n"
+        f"test_submit_directory = {path}/received\n"
+        "smtpd_tls_security_level = may\n"
+        f"smtpd_tls_cert_file = {path}/cert.pem\nsmtpd_tls_key_file = {path}/key.pem\n"),
+        master=("dirsubmit unix - - n - - dirsubmit\n"
+                f"127.0.0.1:{port} inet n - n - - smtpd\n"))
+    proc = subprocess.Popen(twistd_command(path), env=pfx_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, proc=proc)
+        cfg.port = port
+        cfg.received = path / "received"
+        yield cfg
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+def stored(mx, qid):
+    body = (mx.received / f"{qid}.msg").read_bytes()
+    env = json.loads((mx.received / f"{qid}.env").read_text())
+    return body, env
+
+
+def test_smtplib_message_is_queued_with_received_header(mx):
+    with smtplib.SMTP("127.0.0.1", mx.port, local_hostname="client.example.org") as s:
+        code, text = s.ehlo()
+        assert code == 250 and b"PIPELINING" in text and b"STARTTLS" in text
+        s.mail("alice@example.org")
+        s.rcpt("bob@mx.example.test")
+        code, text = s.data(b"Subject: hello\r\n\r\nline one\r\n.leading dot\r\n")
+    assert code == 250
+    assert text.startswith(b"2.0.0 Ok: queued as ")
+    qid = text.decode().rsplit(" ", 1)[1]
+    body, env = stored(mx, qid)
+    assert body.startswith(f"Received: from client.example.org (unknown [127.0.0.1])\n"
+                           f"\tby mx.example.test (pfx) with ESMTP id {qid}\n"
+                           f"\tfor <bob@mx.example.test>; ".encode())
+    assert body.endswith(b"Subject: hello\r\n\r\nline one\r\n.leading dot\r\n")
+    assert env["sender"] == "alice@example.org"
+    assert [r["address"] for r in env["recipients"]] == ["bob@mx.example.test"]
+    mx.wait_for_log(f"{qid}: client=unknown[127.0.0.1]")
+    mx.wait_for_log("disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
+
+
+def test_smtplib_relay_refused_and_logged(mx):
+    with smtplib.SMTP("127.0.0.1", mx.port, local_hostname="client.example.org") as s:
+        s.ehlo()
+        s.mail("alice@example.org")
+        assert s.rcpt("x@elsewhere.example") == (454, b"4.7.1 <x@elsewhere.example>: Relay access denied")
+        assert s.rcpt("x%elsewhere.example@mx.example.test")[0] == 454
+        assert s.rcpt("bob+tempfail@mx.example.test")[0] == 250
+        code, text = s.data(b"Subject: x\r\n\r\nx\r\n")
+        assert (code, text) == (451, b"4.3.0 Error: queue file write error")
+    mx.wait_for_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 454 4.7.1 <x@elsewhere.example>: "
+                    "Relay access denied; from=<alice@example.org> to=<x@elsewhere.example> proto=ESMTP "
+                    "helo=<client.example.org>")
+
+
+def swaks(mx, *args):
+    return subprocess.run(["swaks", "--server", f"127.0.0.1:{mx.port}", "--helo", "swaks.example.org",
+                           "--from", "s@example.org", "--to", "r@mx.example.test", "--timeout", "10", *args],
+                          capture_output=True, text=True, timeout=30)
+
+
+def test_swaks_pipelining(mx):
+    out = swaks(mx, "--pipeline").stdout
+    assert " -> MAIL FROM:<s@example.org>\n -> RCPT TO:<r@mx.example.test>\n -> DATA\n" in out
+    assert "<-  250 2.1.0 Ok\n<-  250 2.1.5 Ok\n<-  354 End data with <CR><LF>.<CR><LF>" in out
+    assert "<-  250 2.0.0 Ok: queued as " in out
+
+
+def test_swaks_starttls(mx):
+    result = swaks(mx, "--tls")
+    out = result.stdout
+    assert "<-  220 2.0.0 Ready to start TLS" in out, out + result.stderr
+    assert "=== TLS started with cipher" in out
+    qid = out.split("Ok: queued as ")[1].split()[0]
+    body, env = stored(mx, qid)
+    assert body.startswith(b"Received: from swaks.example.org (unknown [127.0.0.1])\n"
+                           b"\tby mx.example.test (pfx) with ESMTPS id ")
+    assert env["client"]["protocol"] == "ESMTPS"
+    mx.wait_for_log("disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
+
+
+def test_smtp_source_load(mx):
+    before = len(list(mx.received.glob("*.msg")))
+    subprocess.run(["smtp-source", "-s", "5", "-m", "50", "-l", "2000", "-f", "load@example.org",
+                    "-t", "sink@mx.example.test", f"127.0.0.1:{mx.port}"], check=True, timeout=60)
+    assert len(list(mx.received.glob("*.msg"))) == before + 50
+
+
+def test_bad_certificate_path_stops_start_up(tmp_path):
+    cfg = ConfigDir(tmp_path)
+    cfg.write(main_extra=f"smtpd_tls_security_level = may\nsmtpd_tls_cert_file = {tmp_path}/missing.pem\n",
+              master=f"127.0.0.1:{free_port()} inet n - n - - smtpd\n")
+    proc = subprocess.run(twistd_command(tmp_path), env=pfx_env(), capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "smtpd_tls_cert_file" in proc.stdout + proc.stderr + cfg.log_text()
