@@ -56,7 +56,9 @@ class CheckState:
     input_pending: bool = False  # unread client input at the time of the command
     sasl_authenticated: bool = False
     tables: object = None  # opens "type:name" lists, or None when no tables are installed
-    rcpt_count: int = 0
+    notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
+    run_list: object = None  # the running evaluation's list runner, for nested lists
+
 
     @property
     def namaddr(self) -> str:
@@ -124,6 +126,7 @@ class _Run:
         self.defer_if_permit: Reply | None = None
         self.defer_if_reject: Reply | None = None
         self.warnings: list[Reply] = []
+        state.run_list = self.run_list
 
     @defer.inlineCallbacks
     def run_list(self, words, depth=0):
@@ -182,14 +185,18 @@ def evaluate(state: CheckState, stages):
     defer_if_permit was requested, the answer is that defer.
     """
     run = _Run(state)
-    try:
-        for stage in stages:
-            state.stage = stage
-            result = yield run.run_list(state.config.restrictions.get(stage, []))
-            if isinstance(result, Reply):
-                return Verdict(result, tuple(run.warnings))
-    except ConfigProblem:
-        raise
+    for stage in stages:
+        state.stage = stage
+        result = yield run.run_list(state.config.restrictions.get(stage, []))
+        if isinstance(result, Reply):
+            return Verdict(result, tuple(run.warnings))
+    unlisted = RESTRICTIONS.get("reject_unlisted_recipient")
+    if "recipient" in stages and state.config.reject_unlisted_recipient and unlisted is not None:
+        # smtpd_reject_unlisted_recipient: applies even when a list said permit.
+        state.stage = "recipient"
+        result = yield defer.maybeDeferred(unlisted.fn, state, None)
+        if isinstance(result, Reply):
+            return Verdict(result, tuple(run.warnings))
     if run.defer_if_permit is not None:
         return Verdict(run.defer_if_permit, tuple(run.warnings))
     return Verdict(None, tuple(run.warnings))

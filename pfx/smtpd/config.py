@@ -35,6 +35,10 @@ class SmtpdConfig:
     tls_level: str = ""
     tls_loglevel: int = 0
     connection_count_limit: int = 50
+    access_parent: bool = True  # smtpd_access_maps in parent_domain_matches_subdomains
+    recipient_delimiter: str = ""
+    reject_unlisted_recipient: bool = True
+    local_recipient_maps: str = ""
 
     def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
         """The machine's config for one client: bare-LF exclusions and TLS availability."""
@@ -46,7 +50,8 @@ class SmtpdConfig:
 
 
 _CODES = ("reject_code", "defer_code", "relay_domains_reject_code", "access_map_reject_code",
-          "access_map_defer_code", "invalid_hostname_reject_code", "non_fqdn_reject_code")
+          "access_map_defer_code", "invalid_hostname_reject_code", "non_fqdn_reject_code",
+          "unknown_local_recipient_reject_code")
 
 
 def from_settings(settings) -> SmtpdConfig:
@@ -105,4 +110,8 @@ def from_settings(settings) -> SmtpdConfig:
         tls_level=level,
         tls_loglevel=get("smtpd_tls_loglevel"),
         connection_count_limit=get("smtpd_client_connection_count_limit"),
+        access_parent="smtpd_access_maps" in parent,
+        recipient_delimiter=text("recipient_delimiter"),
+        reject_unlisted_recipient=get("smtpd_reject_unlisted_recipient"),
+        local_recipient_maps=text("local_recipient_maps").strip(),
     )

@@ -21,8 +21,8 @@ from pfx.smtp.ehlo import ehlo_reply
 from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk, DataRejected, Ehlo,
                              EndOfChunk, EndOfData, Etrn, Helo, MailFrom, Noop, Quit, RcptTo, Reject, Rset,
                              StartTLS, Vrfy)
+from pfx.smtpd import access, restrictions  # noqa: F401  (they register the restrictions)
 from pfx.smtpd import addr
-from pfx.smtpd import restrictions  # noqa: F401  (registers the built-in restrictions)
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 
 QUEUE_WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
@@ -350,6 +350,10 @@ class Session:
         d = evaluate(self.check, stages)
 
         def verdict(v):
+            for note in self.check.notes:
+                self.log.info(f"{self.queue_id or 'NOQUEUE'}: warn: {command} from {self.namaddr}: {note}; "
+                              f"{self._log_tail()}")
+            del self.check.notes[:]
             for w in v.warnings:
                 self._log_reject(command, w, "reject_warning")
             if v.reply is not None:

@@ -24,6 +24,9 @@ def mx(tmp_path_factory):
     cfg.write(main_extra=(
         "mynetworks = 192.0.2.0/24\n"  # so that 127.0.0.1 is an outsider: relaying is refused
         "mydestination = mx.example.test, localhost\n"
+        "recipient_delimiter = +\n"
+        "local_recipient_maps = inline:{ bob=1, r=1, sink=1 }\n"
+        "smtpd_recipient_restrictions = check_recipient_access inline:{ { blocked@mx.example.test = REJECT go away } }\n"
         f"test_submit_directory = {path}/received\n"
         "smtpd_tls_security_level = may\n"
         f"smtpd_tls_cert_file = {path}/cert.pem\nsmtpd_tls_key_file = {path}/key.pem\n"),
@@ -75,6 +78,10 @@ def test_smtplib_relay_refused_and_logged(mx):
         s.mail("alice@example.org")
         assert s.rcpt("x@elsewhere.example") == (454, b"4.7.1 <x@elsewhere.example>: Relay access denied")
         assert s.rcpt("x%elsewhere.example@mx.example.test")[0] == 454
+        assert s.rcpt("nobody@mx.example.test") == (
+            550, b"5.1.1 <nobody@mx.example.test>: Recipient address rejected: User unknown in local recipient table")
+        assert s.rcpt("blocked@mx.example.test") == (
+            554, b"5.7.1 <blocked@mx.example.test>: Recipient address rejected: go away")
         assert s.rcpt("bob+tempfail@mx.example.test")[0] == 250
         code, text = s.data(b"Subject: x\r\n\r\nx\r\n")
         assert (code, text) == (451, b"4.3.0 Error: queue file write error")
