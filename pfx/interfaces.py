@@ -93,6 +93,10 @@ class IMailSubmitter(Interface):
 
 
 class IMessageWriter(Interface):
+    queue_id = Attribute(
+        "str: the queue ID of the file being written, known from open_message() on "
+        "(smtpd puts it in the Received header and the client= log line before commit)")
+
     def write(data):
         """Append content bytes (headers and body, LF or CRLF line ends)."""
 

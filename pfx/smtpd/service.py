@@ -66,6 +66,7 @@ def _endpoint(reactor, host, port, backlog=100):
 
 # -- TLS --------------------------------------------------------------------------
 
+_ORDER = list(ssl.TLSVersion.iterconstants())
 _VERSIONS = {"tlsv1": ssl.TLSVersion.TLSv1_0, "tlsv1.1": ssl.TLSVersion.TLSv1_1,
              "tlsv1.2": ssl.TLSVersion.TLSv1_2, "tlsv1.3": ssl.TLSVersion.TLSv1_3}
 
@@ -94,34 +95,36 @@ def tls_options(settings):
         return None
     chain = settings.get_list("smtpd_tls_chain_files")
     if chain:
-        param = "smtpd_tls_chain_files"
-        pem = b"".join(_read(settings, p, param) for p in chain)
-        key_pem = cert_pem = pem
+        cert_param = key_param = "smtpd_tls_chain_files"
+        key_pem = cert_pem = b"".join(_read(settings, p, cert_param) for p in chain)
     else:
-        cert_file = settings.get_str("smtpd_tls_cert_file")
+        cert_param, key_param = "smtpd_tls_cert_file", "smtpd_tls_key_file"
+        cert_file = settings.get_str(cert_param)
         if not cert_file:
-            raise _error(settings, "smtpd_tls_cert_file", f"TLS level {level or 'wrappermode'} needs a certificate")
-        param = "smtpd_tls_cert_file"
-        cert_pem = _read(settings, cert_file, param)
-        key_pem = _read(settings, settings.get_str("smtpd_tls_key_file"), "smtpd_tls_key_file")
+            raise _error(settings, cert_param, f"TLS level {level or 'wrappermode'} needs a certificate")
+        cert_pem = _read(settings, cert_file, cert_param)
+        key_pem = _read(settings, settings.get_str(key_param), key_param)
     try:
         key = ssl.KeyPair.load(key_pem, crypto.FILETYPE_PEM)
+    except Exception as e:
+        raise _error(settings, key_param, f"cannot load the private key: {e or type(e).__name__}") from None
+    try:
         certs = _pem_certificates(cert_pem)
         if not certs:
             raise ValueError("no certificate found")
         kwargs = {}
         floor = _protocol_floor(settings.get_str("smtpd_tls_protocols"))
-        if floor is not None and floor > ssl.TLSVersion.TLSv1_2:
+        if floor is not None and _ORDER.index(floor) > _ORDER.index(ssl.TLSVersion.TLSv1_2):
             kwargs["raiseMinimumTo"] = floor
         if settings.get_str("smtpd_tls_ciphers").strip().lower() == "high":
             kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
                 "HIGH:!aNULL:!eNULL:!MD5")
-        return ssl.CertificateOptions(privateKey=key.original, certificate=certs[0].original,
-                                      extraCertChain=[c.original for c in certs[1:]], **kwargs)
-    except ConfigError:
-        raise
+        options = ssl.CertificateOptions(privateKey=key.original, certificate=certs[0].original,
+                                         extraCertChain=[c.original for c in certs[1:]], **kwargs)
+        options.getContext()  # checks that key and certificate belong together, now
+        return options
     except Exception as e:
-        raise _error(settings, param, f"cannot use the certificate or key: {e}") from None
+        raise _error(settings, cert_param, f"cannot use the certificate: {e or type(e).__name__}") from None
 
 
 def _pem_certificates(pem: bytes) -> list:
