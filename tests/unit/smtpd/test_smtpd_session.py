@@ -158,3 +158,81 @@ def test_forbidden_command_logs_and_disconnects():
     assert h.ask("GET / HTTP/1.0") == ["221 2.7.0 Error: I can break rules, too. Goodbye."]
     assert h.transport.disconnecting
     assert "warning: non-SMTP command from client.example.org[127.0.0.1]: GET / HTTP/1.0" in h.log.lines
+
+
+def test_fake_writers_provide_the_interface():
+    from zope.interface.verify import verifyObject
+    from pfx.interfaces import IMessageWriter
+    h = started()
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    assert verifyObject(IMessageWriter, h.submitter.writers[0])
+
+
+def test_timeout_mid_data_aborts_and_logs():
+    h = started(smtpd_timeout="60s")
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    h.say("Subject: slow\r\n")
+    h.clock.advance(60)
+    assert h.lines() == ["421 4.4.2 mx.example.test Error: timeout exceeded"]
+    h.close()
+    assert h.submitter.writers[0].aborted
+    assert "timeout after DATA from client.example.org[127.0.0.1]" in h.log.lines
+
+
+def test_without_delay_reject_checks_run_at_their_command():
+    h = started(addr="192.0.2.5", smtpd_delay_reject="no", smtpd_helo_restrictions="reject_non_fqdn_helo_hostname",
+                smtpd_sender_restrictions="reject_non_fqdn_sender")
+    assert h.ask("HELO localhost") == ["504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname"]
+    assert h.ask("HELO c.example.org") == ["250 mx.example.test"]
+    assert h.ask("MAIL FROM:<a@host>") == ["504 5.5.2 <a@host>: Sender address rejected: need fully-qualified address"]
+    assert h.ask("RCPT TO:<b@mx.example.test>") == ["503 5.5.1 Error: need MAIL command"]
+    assert "NOQUEUE: reject: MAIL from client.example.org[192.0.2.5]: 504 5.5.2 <a@host>: Sender address " \
+        "rejected: need fully-qualified address; from=<a@host> proto=SMTP helo=<c.example.org>" in h.log.lines
+
+
+def test_without_delay_reject_a_rejected_client_is_denied_every_transaction():
+    h = started(addr="192.0.2.5", smtpd_delay_reject="no", smtpd_client_restrictions="reject")
+    assert h.ask("EHLO c.example.org")[0] == "250-mx.example.test"
+    assert h.ask("MAIL FROM:<a@example.org>") == ["503 5.7.0 Error: access denied for client.example.org[192.0.2.5]"]
+    assert h.ask("QUIT") == ["221 2.0.0 Bye"]
+
+
+def test_delayed_reject_of_client_comes_at_rcpt():
+    h = started(addr="192.0.2.5", smtpd_client_restrictions="reject")
+    h.ask("EHLO c.example.org")
+    assert h.ask("MAIL FROM:<a@example.org>") == ["250 2.1.0 Ok"]
+    assert h.ask("RCPT TO:<b@mx.example.test>") == \
+        ["554 5.7.1 <client.example.org[192.0.2.5]>: Client host rejected: Access denied"]
+    assert h.ask("DATA") == ["554 5.5.1 Error: no valid recipients"]
+
+
+def test_data_and_end_of_data_restrictions():
+    h = started(smtpd_data_restrictions="reject_unauth_pipelining")
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.say("DATA\r\nSubject: too early\r\n")
+    assert h.lines()[0] == "503 5.5.0 <DATA>: Data command rejected: Improper use of SMTP command pipelining"
+    h2 = started(smtpd_end_of_data_restrictions="reject")
+    h2.ask("EHLO c")
+    h2.ask("MAIL FROM:<a@example.org>")
+    h2.ask("RCPT TO:<b@mx.example.test>")
+    h2.ask("DATA")
+    h2.say("\r\n.\r\n")
+    assert h2.lines() == ["554 5.7.1 <END-OF-MESSAGE>: End-of-data rejected: Access denied"]
+    assert h2.submitter.writers[0].aborted
+    assert any(line.startswith("4QID1: reject: END-OF-MESSAGE from") for line in h2.log.lines)
+
+
+def test_unknown_restriction_answers_451_and_warns():
+    h = started(smtpd_recipient_restrictions="no_such_thing")
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    assert h.ask("RCPT TO:<b@mx.example.test>") == ["451 4.3.5 Server configuration error"]
+    assert 'warning: unknown smtpd restriction: "no_such_thing"' in h.log.lines
