@@ -18,6 +18,8 @@ from pfx.discover import discover
 from pfx.errors import ConfigError
 from pfx.master.service import MasterService
 from pfx.runtime.build import make_runtime
+from pfx.runtime.context import Components
+from pfx.tables.registry import Registry
 from pfx.runtime.logging import (MailLog, MaillogObserver, SyslogObserver,
                                  check_maillog_path)
 
@@ -66,8 +68,11 @@ class PfxService(MultiService):
         self.observer = log_observer(config.settings)
         name = config.settings.get_str("syslog_name")
         self.log = MailLog(name, "master")
-        runtime = make_runtime(reactor, MailLog(name, "pfx"))
-        self.master = MasterService(config, installed, runtime, self.log)
+        tables = Registry(installed.tables, warn=self.log.warning, clock=reactor.seconds)
+        components = Components()
+        runtime = make_runtime(reactor, MailLog(name, "pfx"), tables=tables,
+                               require=components.require)
+        self.master = MasterService(config, installed, runtime, self.log, tables, components)
         self.master.setServiceParent(self)
         self._warnings = config.warnings()
 

@@ -54,7 +54,8 @@ class ITableType(Interface):
     description = Attribute("str: one line for listings")
 
     def open(name, flags):
-        """-> ILookupTable. Raise pfx.errors.TableConfigError for a bad table; the
+        """``name`` is the text after ``type:``; ``flags`` a pfx.plugin.TableFlags.
+        -> ILookupTable. Raise pfx.errors.TableConfigError for a bad table; the
         registry then installs a surrogate that fails soft."""
 
 
@@ -70,6 +71,8 @@ class IServiceContext(Interface):
     settings = Attribute("pfx.config.settings.Settings for this row (with -o overrides)")
     runtime = Attribute("pfx.plugin.Runtime")
     config_dir = Attribute("str: the configuration directory")
+    tables = Attribute("the table registry: tables.open('hash:/etc/pfx/access') -> "
+                       "ILookupTable; tables.open_list(text) for a comma-separated list")
 
     def provide(interface, provider):
         """Offer a shared component (cleanup offers IMailSubmitter, qmgr IQueueManager)."""
@@ -106,6 +109,29 @@ class IMessageWriter(Interface):
 
     def abort():
         """Discard everything written so far."""
+
+
+class INotifier(Interface):
+    """The bounce program's entry point, used by qmgr (Postfix's bounce/defer/trace
+    clients). Per-message logs live in the queue's bounce/, defer/ and trace/
+    directories as records of ``name=value`` lines ended by an empty line, with
+    Postfix's attribute names (recipient, orig_rcpt, dsn_orcpt, dsn_notify, offset,
+    status, action, reason, relay, diag_type, diag_text, mta_type, mta_name, time)."""
+
+    def append(kind, queue_id, status):
+        """Durably add one pfx.envelope.RecipientStatus to the per-message log ``kind``
+        ('bounce', 'defer' or 'trace') of ``queue_id`` -> Deferred firing when on disk."""
+
+    def flush(kind, queue_id, request):
+        """Send the notice for that message and clear its log -> Deferred[str | None],
+        the notice's queue id (None when DSN NOTIFY or the null sender means no notice).
+
+        ``kind``: 'bounce' (non-delivery of the bounce log's recipients), 'expire' (the
+        message is too old: its defer log becomes a non-delivery notice), 'delay' (a
+        delay warning; the defer log is kept), 'success' (DSN NOTIFY=SUCCESS and
+        trace). ``request``: a pfx.envelope.DeliveryRequest for the whole message
+        (sender, envid, ret, arrival, open_content) whose recipients are the ones the
+        log concerns."""
 
 
 class IQueueManager(Interface):

@@ -67,7 +67,10 @@ class Runtime:
     reactor: provides IReactorTime/IReactorTCP/...; clock: IReactorTime (usually the
     reactor); resolver: twisted.names IResolver or None; run_blocking(f, *a, **kw) ->
     Deferred that runs blocking file work off the reactor thread; log: a
-    pfx.runtime.logging.MailLog.
+    pfx.runtime.logging.MailLog; tables: the lookup-table registry
+    (``tables.open("hash:/etc/pfx/aliases")``); require(interface): the shared
+    component offered for an interface (cleanup's IMailSubmitter, for an agent that
+    forwards mail), raising LookupError when no master.cf row offers it.
     """
 
     reactor: Any
@@ -75,3 +78,20 @@ class Runtime:
     resolver: Any = None
     run_blocking: Callable | None = None
     log: Any = None
+    tables: Any = None
+    require: Callable | None = None
+
+
+@attrs.frozen
+class TableFlags:
+    """How a table is opened (the parts of Postfix's DICT_FLAG_* that pfx honours).
+
+    ``fold``: fold lookup keys to lower case in the types that fold (hash, btree,
+    texthash, inline, unix); pattern tables ignore it. ``opener``: the registry's
+    ``open_table`` bound to its installed types, for unionmap/pipemap/proxy, which
+    open other tables. ``warn``: where syntax warnings go (default: logging).
+    """
+
+    fold: bool = True
+    opener: object = None
+    warn: object = None

@@ -56,13 +56,15 @@ def _declared_names(factory, service_name):
 class MasterService(MultiService):
     """The service tree of one pfx instance."""
 
-    def __init__(self, config, installed, runtime, log):
+    def __init__(self, config, installed, runtime, log, tables=None, components=None):
         super().__init__()
         self.config = config
         self.installed = installed
         self.runtime = runtime
         self.log = log
-        self.components = Components()
+        self.tables = tables  # the one pfx.tables.registry.Registry, shared by all rows
+        # shared with runtime.require, so that agents can find cleanup's submitter
+        self.components = Components() if components is None else components
         self._rows = {}
         for row in sorted(self._build(config).values(), key=lambda r: (r.order, r.entry.line)):
             self._attach(row)
@@ -89,7 +91,7 @@ class MasterService(MultiService):
     def _make_row(self, entry, factory, settings, fingerprint):
         if IServiceFactory.providedBy(factory):
             context = ServiceContext(settings, self.runtime, self.config.config_dir,
-                                     self.components)
+                                     self.components, self.tables)
             service = factory.make_service(entry, context)
             return Row(entry, fingerprint, getattr(factory, "start_order", 50), service)
         if IDeliveryAgentFactory.providedBy(factory):

@@ -5,7 +5,7 @@ from twisted.internet.threads import deferToThreadPool
 from pfx.plugin import Runtime
 
 
-def make_runtime(reactor, log, resolver=None) -> Runtime:
+def make_runtime(reactor, log, resolver=None, tables=None, require=None) -> Runtime:
     """Blocking file work (fsync, mailbox writes) runs in the reactor's thread pool."""
     pool = reactor.getThreadPool()
 
@@ -13,10 +13,11 @@ def make_runtime(reactor, log, resolver=None) -> Runtime:
         return deferToThreadPool(reactor, pool, f, *args, **kwargs)
 
     return Runtime(reactor=reactor, clock=reactor, resolver=resolver,
-                   run_blocking=run_blocking, log=log)
+                   run_blocking=run_blocking, log=log, tables=tables, require=require)
 
 
-def inline_runtime(clock, log=None, reactor=None, resolver=None) -> Runtime:
+def inline_runtime(clock, log=None, reactor=None, resolver=None, tables=None,
+                   require=None) -> Runtime:
     """A Runtime for tests: run_blocking runs at once and returns a fired Deferred."""
     from twisted.internet.defer import maybeDeferred
 
@@ -24,4 +25,5 @@ def inline_runtime(clock, log=None, reactor=None, resolver=None) -> Runtime:
         return maybeDeferred(f, *args, **kwargs)
 
     return Runtime(reactor=reactor if reactor is not None else clock, clock=clock,
-                   resolver=resolver, run_blocking=run_blocking, log=log)
+                   resolver=resolver, run_blocking=run_blocking, log=log, tables=tables,
+                   require=require)

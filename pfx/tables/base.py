@@ -3,29 +3,14 @@
 import logging
 import os
 
-import attrs
 
 from pfx.errors import TableConfigError
+from pfx.plugin import TableFlags  # noqa: F401  (re-exported: tables import it from here)
 
 log = logging.getLogger("pfx.tables")
 
 
-@attrs.frozen
-class TableFlags:
-    """How a table is opened (the parts of Postfix's DICT_FLAG_* that pfx honours).
-
-    ``fold``: fold lookup keys to lower case in the types that fold (hash, btree,
-    texthash, inline, unix); pattern tables ignore it. ``opener``: the registry's
-    ``open_table`` bound to its installed types, for unionmap/pipemap/proxy, which
-    open other tables. ``warn``: where syntax warnings go (default: logging).
-    """
-
-    fold: bool = True
-    opener: object = None
-    warn: object = None
-
-
-DEFAULT_FLAGS = TableFlags()
+DEFAULT_FLAGS = TableFlags()  # TableFlags lives in the public API, pfx.plugin
 
 
 def flags_or_default(flags):

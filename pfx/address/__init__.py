@@ -1,0 +1,1 @@
+"""The pure address layer: parsing, quoting, canonical rewriting and resolution (trivial-rewrite)."""
