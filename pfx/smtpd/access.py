@@ -1,5 +1,7 @@
 """The table-driven restrictions: check_{client,helo,sender,recipient}_access with access(5)
-results, and reject_unlisted_recipient against local_recipient_maps (smtpd_check.c).
+results, and reject_unlisted_recipient against the recipient's address-class table
+(local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps, relay_recipient_maps,
+relocated_maps; smtpd_check.c).
 
 Tables come from state.tables (a pfx.tables registry: ``open_list("type:name, ...")``);
 a lookup may answer with a Deferred (network tables). A soft table error answers
@@ -12,11 +14,10 @@ import re
 
 from twisted.internet import defer
 
+from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.errors import TableRetry
-from pfx.smtpd import addr
 from pfx.smtpd.checks import DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, PERMIT, STAGE_CLASS, restriction
-from pfx.smtpd.restrictions import is_local_domain
 from pfx.tables import match
 
 _NUMERIC = re.compile(r"^([45]\d\d)(?:\s+(.*))?$", re.S)
@@ -119,24 +120,48 @@ def check_recipient_access(state, spec):
     return _check(state, spec, _address_keys(state, state.recipient), "recipient")
 
 
+# address class -> (maps parameter, reject code parameter, table name in the text)
+_CLASS_MAPS = {"alias": ("virtual_alias_maps", "unknown_virtual_alias_reject_code", "virtual alias table"),
+               "virtual": ("virtual_mailbox_maps", "unknown_virtual_mailbox_reject_code", "virtual mailbox table"),
+               "relay": ("relay_recipient_maps", "unknown_relay_recipient_reject_code", "relay recipient table")}
+
+
 @restriction("reject_unlisted_recipient")
 @defer.inlineCallbacks
 def reject_unlisted_recipient(state, arg):
-    """Local domains only (virtual and relay address classes come with pfx.address)."""
+    """Postfix's check_rcpt_maps: the recipient must be known in its address class's table."""
     config = state.config
-    if state.recipient is None or state.tables is None or not config.local_recipient_maps:
+    if state.recipient is None or state.tables is None:
         return DUNNO
-    local, domain = addr.split(state.recipient)
-    if not is_local_domain(config, domain.lower()) or addr.has_routing(local):
+    res = resolve(state.recipient, config.resolve)
+    if res.failed:
+        return _reply(state, 450, "4.3.0", "Temporary lookup failure", "recipient")
+    if res.error:
         return DUNNO
-    if local.lower() in ("postmaster", "mailer-daemon"):
-        return DUNNO  # Postfix accepts these for every local domain
-    keys = match.mapping_keys(state.recipient, config.recipient_delimiter, local_domain=True)
+    if res.transport == "error" and res.nexthop.startswith("5.1.6 "):
+        return _reply(state, 550, "5.1.6", res.nexthop[6:], "recipient")  # relocated_maps
+    delimiter = config.recipient_delimiter
     try:
-        value = yield find(state.tables.open_list(config.local_recipient_maps), keys)
+        aliases = config.recipient_maps.get("virtual_alias_maps", "")
+        if aliases and (yield find(state.tables.open_list(aliases),
+                                   match.mapping_keys(res.recipient, delimiter))) is not None:
+            return DUNNO
+        cls = res.address_class
+        if cls == "local":
+            maps, code, name = config.local_recipient_maps, "unknown_local_recipient_reject_code", \
+                "local recipient table"
+            keys = match.mapping_keys(res.recipient, delimiter, local_domain=True)
+        elif cls in _CLASS_MAPS:
+            param, code, name = _CLASS_MAPS[cls]
+            maps = config.recipient_maps.get(param, "")
+            keys = match.mapping_keys(res.recipient, delimiter)
+        else:
+            return DUNNO
+        if not maps and cls != "alias":
+            return DUNNO  # an empty map means "accept any user" (except virtual alias domains)
+        value = (yield find(state.tables.open_list(maps), keys)) if maps else None
     except TableRetry:
         return _reply(state, 450, "4.3.0", "Temporary lookup failure", "recipient")
     if value is not None:
         return DUNNO
-    return _reply(state, config.codes.get("unknown_local_recipient_reject_code", 550), "5.1.1",
-                  "User unknown in local recipient table", "recipient")
+    return _reply(state, config.codes.get(code, 550), "5.1.1", f"User unknown in {name}", "recipient")

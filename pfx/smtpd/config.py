@@ -7,6 +7,7 @@ from pfx.smtp.config import ServerConfig
 from pfx.smtp.dotstuff import MODES
 from pfx.smtp.ehlo import discard_set
 from pfx.smtpd.netmatch import AddressList, DomainList
+from pfx.smtpd.resolving import make_resolve_settings, param_reader
 
 RESTRICTION_STAGES = ("client", "helo", "sender", "relay", "recipient", "data", "end_of_data")
 TLS_LEVELS = ("", "none", "may", "encrypt")
@@ -39,6 +40,8 @@ class SmtpdConfig:
     recipient_delimiter: str = ""
     reject_unlisted_recipient: bool = True
     local_recipient_maps: str = ""
+    recipient_maps: dict = attrs.field(factory=dict)  # virtual_alias_maps, ... -> their text
+    resolve: object = None  # pfx.address.resolve.ResolveSettings
 
     def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
         """The machine's config for one client: bare-LF exclusions and TLS availability."""
@@ -51,11 +54,14 @@ class SmtpdConfig:
 
 _CODES = ("reject_code", "defer_code", "relay_domains_reject_code", "access_map_reject_code",
           "access_map_defer_code", "invalid_hostname_reject_code", "non_fqdn_reject_code",
-          "unknown_local_recipient_reject_code")
+          "unknown_local_recipient_reject_code", "unknown_virtual_alias_reject_code",
+          "unknown_virtual_mailbox_reject_code", "unknown_relay_recipient_reject_code")
+_MAPS = ("virtual_alias_maps", "virtual_mailbox_maps", "relay_recipient_maps")
 
 
-def from_settings(settings) -> SmtpdConfig:
-    """Read every smtpd parameter; a bad value raises ConfigError naming it."""
+def from_settings(settings, tables=None) -> SmtpdConfig:
+    """Read every smtpd parameter; a bad value raises ConfigError naming it. ``tables``
+    (a pfx.tables registry) serves table elements of the address-class lists."""
     get, text = settings.get, settings.get_str
     hostname = text("myhostname")
     bare = text("smtpd_forbid_bare_newline").strip().lower()
@@ -114,4 +120,6 @@ def from_settings(settings) -> SmtpdConfig:
         recipient_delimiter=text("recipient_delimiter"),
         reject_unlisted_recipient=get("smtpd_reject_unlisted_recipient"),
         local_recipient_maps=text("local_recipient_maps").strip(),
+        recipient_maps={name: param_reader(settings)(name).strip() for name in _MAPS},
+        resolve=make_resolve_settings(settings, tables),
     )

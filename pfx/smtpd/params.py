@@ -56,6 +56,9 @@ PARAMETERS = (
     Param("invalid_hostname_reject_code", "501", "int", min=400, max=599),
     Param("non_fqdn_reject_code", "504", "int", min=400, max=599),
     Param("unknown_local_recipient_reject_code", "550", "int", min=400, max=599),
+    Param("unknown_virtual_alias_reject_code", "550", "int", min=400, max=599),
+    Param("unknown_virtual_mailbox_reject_code", "550", "int", min=400, max=599),
+    Param("unknown_relay_recipient_reject_code", "550", "int", min=400, max=599),
     Param("smtpd_reject_unlisted_recipient", "yes", "bool"),
     # $alias_maps belongs to local(8); until it is declared it expands to nothing.
     Param("local_recipient_maps", "proxy:unix:passwd.byname $alias_maps"),

@@ -1,13 +1,14 @@
 """The smtpd restrictions that need no lookup table: permit, reject, networks, HELO and
 address syntax, pipelining, and the relay decision (Postfix's smtpd_check.c).
 
-Relay rule: a recipient is an authorized destination when its domain is in
-mydestination or relay_domains; a routed local part (``user%foreign@local``,
-``foreign!user@local``, ``"user@foreign"@local``) is judged by the address it routes
-to, and under relay_domains it is refused unless allow_untrusted_routing = yes; IP
-literals are never authorized (pfx does not yet know its own interface addresses here).
+Relay rule (pfx.address.resolve, as trivial-rewrite): a recipient is an authorized
+destination when it resolves to a local, virtual or relay_domains class; a routed local
+part (``user%foreign@local``, ``foreign!user@local``, ``"user@foreign"@local``) is judged
+by the address it routes to, and under relay_domains it is refused unless
+allow_untrusted_routing = yes. An IP literal is local only for our own addresses.
 """
 
+from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.smtpd import addr
 from pfx.smtpd.checks import DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, PERMIT, restriction
@@ -106,48 +107,48 @@ def reject_non_fqdn_recipient(state, arg):
     return _non_fqdn_address(state, state.recipient, "recipient")
 
 
-def is_local_domain(config, domain: str) -> bool:
-    return domain == "" or config.mydestination.match(domain)
-
-
-def authorized_destination(config, address: str, depth: int = 0) -> bool:
-    """Whether mail to ``address`` may be accepted from anyone (no open relay)."""
-    if depth > 5:
-        return False
-    local, domain = addr.split(address)
-    if domain.startswith("["):
-        return False
-    if is_local_domain(config, domain.lower()):
-        if addr.has_routing(local):
-            return authorized_destination(config, addr.unwind(local), depth + 1)
-        return True
-    if config.relay_domains.match(domain):
-        return config.allow_untrusted_routing or not addr.has_routing(local)
-    return False
+def authorized_destination(config, address: str):
+    """Whether mail to ``address`` may be accepted from anyone: True, False, or None when
+    a lookup failed (defer). Routing tricks are unwound by trivial-rewrite's resolver;
+    a routed address under relay_domains needs allow_untrusted_routing."""
+    result = resolve(address, config.resolve)
+    if result.failed:
+        return None
+    return result.auth_destination(config.allow_untrusted_routing)
 
 
 def _relay_denied(state, code, dsn):
     return Reply(code, Dsn(dsn), f"<{state.recipient}>: Relay access denied")
 
 
+def _lookup_failed(state):
+    return Reply(451, Dsn("4.3.0"), f"<{state.recipient}>: Temporary lookup failure")
+
+
 @restriction("reject_unauth_destination")
 def reject_unauth_destination(state, arg):
-    if state.recipient is None or authorized_destination(state.config, state.recipient):
+    if state.recipient is None:
         return DUNNO
-    return _relay_denied(state, _code(state, "relay_domains_reject_code", 554), "5.7.1")
+    ok = authorized_destination(state.config, state.recipient)
+    if ok is None:
+        return _lookup_failed(state)
+    return DUNNO if ok else _relay_denied(state, _code(state, "relay_domains_reject_code", 554), "5.7.1")
 
 
 @restriction("defer_unauth_destination")
 def defer_unauth_destination(state, arg):
-    if state.recipient is None or authorized_destination(state.config, state.recipient):
+    if state.recipient is None:
         return DUNNO
+    ok = authorized_destination(state.config, state.recipient)
+    if ok is None:
+        return _lookup_failed(state)
     # Postfix keeps relay_domains_reject_code and makes it temporary: 554 -> 454.
     code = _code(state, "relay_domains_reject_code", 554)
-    return _relay_denied(state, code - 100 if code >= 500 else code, "4.7.1")
+    return DUNNO if ok else _relay_denied(state, code - 100 if code >= 500 else code, "4.7.1")
 
 
 @restriction("permit_auth_destination")
 def permit_auth_destination(state, arg):
-    if state.recipient is not None and authorized_destination(state.config, state.recipient):
+    if state.recipient is not None and authorized_destination(state.config, state.recipient) is True:
         return PERMIT
     return DUNNO

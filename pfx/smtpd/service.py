@@ -246,7 +246,8 @@ def make_service(entry, context):
     if entry.type != "inet":
         raise ConfigError(f"smtpd serves inet rows, not {entry.type}", entry.file, entry.line)
     settings = context.settings
-    config = from_settings(settings)
+    tables = getattr(context, "tables", None) or _tables()
+    config = from_settings(settings, tables)
     tls = tls_options(settings)
     wrapped = bool(settings.get("smtpd_tls_wrappermode"))
     log = context.logger("smtpd")
@@ -255,7 +256,6 @@ def make_service(entry, context):
                               ("relay_domains", config.relay_domains.unsupported)):
         if unsupported:
             log.warning(f"{name}: table and file elements are not supported yet: {', '.join(unsupported)}")
-    tables = getattr(context, "tables", None) or _tables()
     maxproc = entry.maxproc_or(settings.get("default_process_limit"))
     factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables)
     outer = TLSMemoryBIOFactory(tls, False, factory) if wrapped else factory

@@ -26,8 +26,8 @@ def make_settings(**values):
     return Settings(registry, explicit)
 
 
-def make_config(**values):
-    return from_settings(make_settings(**values))
+def make_config(tables=None, **values):
+    return from_settings(make_settings(**values), tables)
 
 
 class RecordingLog:

@@ -46,8 +46,9 @@ def run(lists, tables=None, addr="192.0.2.1", name="client.example.org", helo="c
     values = {f"smtpd_{stage}_restrictions": text for stage, text in lists.items()}
     values.setdefault("smtpd_relay_restrictions", "")
     values.update(settings or {})
-    state = CheckState(make_config(**values), name, addr, helo=helo, esmtp=True, sender=sender, recipient=rcpt,
-                       command="RCPT", tables=tables if tables is not None else Tables())
+    tables = tables if tables is not None else Tables()
+    state = CheckState(make_config(tables, **values), name, addr, helo=helo, esmtp=True, sender=sender,
+                       recipient=rcpt, command="RCPT", tables=tables)
     d = evaluate(state, ("client", "helo", "sender", "relay", "recipient"))
     return d, state
 
@@ -131,7 +132,7 @@ LOCAL = {"mydestination": "mx.example.test", "local_recipient_maps": "inline:{ b
 @pytest.mark.parametrize("rcpt,expected", [
     ("bob@mx.example.test", None),
     ("bob+tag@mx.example.test", None),
-    ("postmaster@mx.example.test", None),
+    ("bob%mx.example.test@mx.example.test", None),
     ("r@elsewhere.example", None),  # not a local domain
     ("nobody@mx.example.test",
      "550 5.1.1 <nobody@mx.example.test>: Recipient address rejected: User unknown in local recipient table"),
@@ -144,3 +145,23 @@ def test_unlisted_check_off():
     settings = {**LOCAL, "smtpd_reject_unlisted_recipient": "no"}
     assert reply_of({}, rcpt="nobody@mx.example.test", settings=settings) is None
     assert reply_of({}, rcpt="nobody@mx.example.test", settings={**LOCAL, "local_recipient_maps": ""}) is None
+
+
+def test_virtual_and_relay_classes_and_relocated():
+    settings = {"virtual_alias_domains": "alias.example", "virtual_alias_maps": "inline:{ a@alias.example=bob }",
+                "virtual_mailbox_domains": "box.example", "virtual_mailbox_maps": "inline:{ m@box.example=x }",
+                "relay_domains": "relay.example", "relay_recipient_maps": "inline:{ r@relay.example=x }",
+                "relocated_maps": "inline:{ { old@mx.example.test = new@elsewhere.example } }",
+                "mydestination": "mx.example.test", "local_recipient_maps": "inline:{ old=1 }"}
+    rr = "Recipient address rejected"
+    assert reply_of({}, rcpt="a@alias.example", settings=settings) is None
+    assert reply_of({}, rcpt="b@alias.example", settings=settings) == \
+        f"550 5.1.1 <b@alias.example>: {rr}: User unknown in virtual alias table"
+    assert reply_of({}, rcpt="m@box.example", settings=settings) is None
+    assert reply_of({}, rcpt="n@box.example", settings=settings) == \
+        f"550 5.1.1 <n@box.example>: {rr}: User unknown in virtual mailbox table"
+    assert reply_of({}, rcpt="r@relay.example", settings=settings) is None
+    assert reply_of({}, rcpt="s@relay.example", settings=settings) == \
+        f"550 5.1.1 <s@relay.example>: {rr}: User unknown in relay recipient table"
+    assert reply_of({}, rcpt="old@mx.example.test", settings=settings) == \
+        f"550 5.1.6 <old@mx.example.test>: {rr}: User has moved to new@elsewhere.example"

@@ -88,8 +88,8 @@ def test_unknown_restriction_is_a_config_problem():
     ("mail.example.org", None, None),
     ("[192.0.2.1]", None, None),
     ("localhost", None, "504 5.5.2 <localhost>: Helo command rejected: need fully-qualified hostname"),
-    ("bad_name.example", "501 5.5.2 <bad_name.example>: Helo command rejected: Invalid name",
-     "504 5.5.2 <bad_name.example>: Helo command rejected: need fully-qualified hostname"),
+    ("bad!name.example", "501 5.5.2 <bad!name.example>: Helo command rejected: Invalid name",
+     "504 5.5.2 <bad!name.example>: Helo command rejected: need fully-qualified hostname"),
     ("[999.1.1.1]", "501 5.5.2 <[999.1.1.1]>: Helo command rejected: Invalid name", None),
 ])
 def test_helo_hostname_checks(helo, invalid, non_fqdn):
@@ -159,7 +159,8 @@ RELAY = {"mydestination": "mx.example.test, localhost", "relay_domains": "relay.
     ("@elsewhere.example:u@mx.example.test", True),
     ("u%elsewhere.example@relay.example", False),   # allow_untrusted_routing = no
     ("u@[192.0.2.1]", False),
-    ("u@[127.0.0.1]", False),
+    ("u@[127.0.0.1]", True),            # our own address (inet_interfaces)
+    ("u@[IPv6:::1]", False),
     ("u%v%elsewhere.example@mx.example.test", False),
 ])
 def test_relay_matrix(rcpt, ok):
