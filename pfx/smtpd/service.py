@@ -246,7 +246,7 @@ def make_service(entry, context):
     if entry.type != "inet":
         raise ConfigError(f"smtpd serves inet rows, not {entry.type}", entry.file, entry.line)
     settings = context.settings
-    tables = getattr(context, "tables", None) or _tables()
+    tables = getattr(context, "tables", None) or getattr(context.runtime, "tables", None) or _tables()
     config = from_settings(settings, tables)
     tls = tls_options(settings)
     wrapped = bool(settings.get("smtpd_tls_wrappermode"))
