@@ -8,6 +8,7 @@ PARAMETERS = (
     Param("smtpd_banner", "$myhostname ESMTP $mail_name"),
     Param("smtpd_timeout", "300s", "time", min=1),
     Param("smtpd_helo_required", "no", "bool"),
+    Param("smtpd_peername_lookup", "yes", "bool"),
     Param("disable_vrfy_command", "no", "bool"),
     Param("smtpd_delay_reject", "yes", "bool"),
     Param("smtpd_client_restrictions", "", "list"),

@@ -31,11 +31,23 @@ class SMTPServerProtocol(Protocol):
         self._pumping = False  # replies that come back at once continue the loop, not recurse
 
     def connectionMade(self):
-        self._write_now(self._conn.send(self._session.greeting()))
+        self._waiting = True  # nothing the client sends is answered before the greeting
+        self._idle = self._clock.callLater(self._idle_timeout, self._timed_out)
+        d = defer.maybeDeferred(self._session.greeting)
+        d.addCallback(self._greet)
+        d.addErrback(self._crash)
+
+    def _greet(self, reply):
+        if self._lost:
+            return
+        self._write_now(self._conn.send(reply))
         if self._conn.closed:
             self.transport.loseConnection()
             return
-        self._idle = self._clock.callLater(self._idle_timeout, self._timed_out)
+        self._waiting = False
+        if self._idle.active():
+            self._idle.reset(self._idle_timeout)
+        self._pump()
 
     def dataReceived(self, data):
         if self._idle is not None and self._idle.active():

@@ -152,11 +152,27 @@ def _plain_ip(host: str) -> str:
     return str(ip)
 
 
+def verified_name(addr: str) -> str:
+    """The client's forward-confirmed reverse name, or "unknown" (Postfix's peer lookup).
+
+    Blocking (the system resolver, as Postfix uses): call it through run_blocking.
+    """
+    try:
+        name = socket.getnameinfo((addr, 0), socket.NI_NAMEREQD)[0]
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return "unknown"
+    if any(_plain_ip(info[4][0]) == addr for info in infos):
+        return name
+    return "unknown"
+
+
 class SmtpdFactory(protocol.Factory):
     """Builds one protocol + session per connection; counts connections per client and in all."""
 
-    def __init__(self, config, context, log, tls, wrapped, maxproc, tables=None):
+    def __init__(self, config, context, log, tls, wrapped, maxproc, tables=None, name_lookup=None):
         self.config, self.context, self.log = config, context, log
+        self.name_lookup = name_lookup
         self.clock = context.runtime.clock
         self.tls, self.wrapped, self.maxproc = tls, wrapped, maxproc
         self.tables = tables
@@ -175,7 +191,8 @@ class SmtpdFactory(protocol.Factory):
             conn.tls_active = True
         client = Client(name="unknown", addr=host, port=str(getattr(addr, "port", "")))
         session = Session(conn, self.config, client, self.log, self.clock,
-                          lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over)
+                          lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over,
+                          name_lookup=self.name_lookup)
         proto = SMTPServerProtocol(conn, session, self.clock, self.config.timeout, self.tls,
                                    on_close=lambda: self._release(host))
         proto.factory = self
@@ -257,7 +274,11 @@ def make_service(entry, context):
         if unsupported:
             log.warning(f"{name}: table and file elements are not supported yet: {', '.join(unsupported)}")
     maxproc = entry.maxproc_or(settings.get("default_process_limit"))
-    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables)
+    run_blocking = context.runtime.run_blocking
+    lookup = None
+    if settings.get("smtpd_peername_lookup") and run_blocking is not None:
+        lookup = lambda addr: run_blocking(verified_name, addr)  # noqa: E731
+    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables, lookup)
     outer = TLSMemoryBIOFactory(tls, False, factory) if wrapped else factory
     reactor = context.runtime.reactor
     eps = [_endpoint(reactor, host, port) for host, port in listen_addresses(entry.service, settings)]

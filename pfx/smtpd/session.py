@@ -12,6 +12,7 @@ smtputf8_enable, smtpd_delay_reject and the smtpd_*_restrictions lists.
 
 import time
 
+import attrs
 from twisted.internet import defer
 
 from pfx.dsn import Dsn, Reply
@@ -56,7 +57,7 @@ class Session:
     """Turns the machine's events into replies for one connection; see handle()."""
 
     def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
-                 over_limit=False):
+                 over_limit=False, name_lookup=None):
         self.conn = conn
         self.config = config
         self.client = client
@@ -64,6 +65,7 @@ class Session:
         self.clock = clock
         self._submitter = submitter  # () -> IMailSubmitter; raises LookupError if none
         self.over_limit = over_limit
+        self._name_lookup = name_lookup  # addr -> Deferred[name or "unknown"] (smtpd_peername_lookup)
         self.check = CheckState(config, client.name, client.addr, tables=tables)
         self.access_denied: Reply | None = None
         self.timed_out = False
@@ -101,18 +103,33 @@ class Session:
 
     # -- entry points the protocol calls ---------------------------------------------
 
-    def greeting(self) -> Reply:
+    def greeting(self):
+        """-> Reply or Deferred[Reply]: the banner once the client's name is known (and,
+        without smtpd_delay_reject, its restrictions checked), or 421 over the limit."""
+        if self._name_lookup is None or self.over_limit:
+            return self._greet()
+        d = self._name_lookup(self.client.addr)
+        d.addErrback(lambda failure: "unknown")
+        return d.addCallback(self._named)
+
+    def _named(self, name):
+        self.client = attrs.evolve(self.client, name=name or "unknown")
+        self.check.client_name = self.client.name
+        return self._greet()
+
+    def _greet(self):
         self.log.info(f"connect from {self.namaddr}")
         if self.over_limit:
             self.log.warning(f"Connection concurrency limit exceeded from {self.namaddr}")
             return Reply(421, Dsn("4.7.0"), OVER_LIMIT.format(host=self.config.myhostname, addr=self.client.addr))
-        if not self.config.delay_reject:
-            d = self._run_checks("CONNECT")
-            d.addCallback(self._note_access_denied)
-        return Reply(220, None, self.config.banner)
+        banner = Reply(220, None, self.config.banner)
+        if self.config.delay_reject:
+            return banner
+        return self._run_checks("CONNECT").addCallback(self._note_access_denied, banner)
 
-    def _note_access_denied(self, reply):
+    def _note_access_denied(self, reply, banner):
         self.access_denied = reply
+        return banner
 
     def timeout_reply(self) -> Reply:
         self.timed_out = True

@@ -62,14 +62,14 @@ def test_smtplib_message_is_queued_with_received_header(mx):
     assert text.startswith(b"2.0.0 Ok: queued as ")
     qid = text.decode().rsplit(" ", 1)[1]
     body, env = stored(mx, qid)
-    assert body.startswith(f"Received: from client.example.org (unknown [127.0.0.1])\n"
+    assert body.startswith(f"Received: from client.example.org (localhost [127.0.0.1])\n"
                            f"\tby mx.example.test (pfx) with ESMTP id {qid}\n"
                            f"\tfor <bob@mx.example.test>; ".encode())
     assert body.endswith(b"Subject: hello\r\n\r\nline one\r\n.leading dot\r\n")
     assert env["sender"] == "alice@example.org"
     assert [r["address"] for r in env["recipients"]] == ["bob@mx.example.test"]
-    mx.wait_for_log(f"{qid}: client=unknown[127.0.0.1]")
-    mx.wait_for_log("disconnect from unknown[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
+    mx.wait_for_log(f"{qid}: client=localhost[127.0.0.1]")
+    mx.wait_for_log("disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
 
 
 def test_smtplib_relay_refused_and_logged(mx):
@@ -85,7 +85,7 @@ def test_smtplib_relay_refused_and_logged(mx):
         assert s.rcpt("bob+tempfail@mx.example.test")[0] == 250
         code, text = s.data(b"Subject: x\r\n\r\nx\r\n")
         assert (code, text) == (451, b"4.3.0 Error: queue file write error")
-    mx.wait_for_log("NOQUEUE: reject: RCPT from unknown[127.0.0.1]: 454 4.7.1 <x@elsewhere.example>: "
+    mx.wait_for_log("NOQUEUE: reject: RCPT from localhost[127.0.0.1]: 454 4.7.1 <x@elsewhere.example>: "
                     "Relay access denied; from=<alice@example.org> to=<x@elsewhere.example> proto=ESMTP "
                     "helo=<client.example.org>")
 
@@ -110,10 +110,10 @@ def test_swaks_starttls(mx):
     assert "=== TLS started with cipher" in out
     qid = out.split("Ok: queued as ")[1].split()[0]
     body, env = stored(mx, qid)
-    assert body.startswith(b"Received: from swaks.example.org (unknown [127.0.0.1])\n"
+    assert body.startswith(b"Received: from swaks.example.org (localhost [127.0.0.1])\n"
                            b"\tby mx.example.test (pfx) with ESMTPS id ")
     assert env["client"]["protocol"] == "ESMTPS"
-    mx.wait_for_log("disconnect from unknown[127.0.0.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
+    mx.wait_for_log("disconnect from localhost[127.0.0.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
 
 
 def test_smtp_source_load(mx):

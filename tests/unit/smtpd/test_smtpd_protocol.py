@@ -167,3 +167,35 @@ def test_session_exception_becomes_451():
         raise RuntimeError("bug")
     h.session.handle = boom
     assert h.ask("NOOP") == ["451 4.3.0 Error: internal error"]
+
+
+def test_greeting_waits_for_the_client_name_and_nothing_is_answered_before():
+    from pfx.envelope import Client
+    from pfx.smtp.server import ServerConnection
+    from pfx.smtpd.protocol import SMTPServerProtocol
+    from pfx.smtpd.session import Session
+    from twisted.internet.task import Clock
+    from twisted.internet.testing import StringTransport
+    from tests.unit.smtpd.smtpd_helpers import RecordingLog, make_config
+
+    config, clock, log = make_config(), Clock(), RecordingLog()
+    lookups = []
+
+    def lookup(addr):
+        lookups.append(defer.Deferred())
+        return lookups[-1]
+    conn = ServerConnection(config.server)
+    session = Session(conn, config, Client("unknown", "192.0.2.3"), log, clock, FakeSubmitter, name_lookup=lookup)
+    proto = SMTPServerProtocol(conn, session, clock, 300, None)
+    transport = StringTransport()
+    proto.makeConnection(transport)
+    proto.dataReceived(b"NOOP\r\n")
+    assert transport.value() == b""
+    lookups[0].callback("mail.example.org")
+    assert transport.value() == b"220 mx.example.test ESMTP pfx\r\n250 2.0.0 Ok\r\n"
+    assert log.lines[0] == "connect from mail.example.org[192.0.2.3]"
+
+
+def test_verified_name_of_loopback():
+    from pfx.smtpd.service import verified_name
+    assert verified_name("127.0.0.1") in ("localhost", "unknown") or "." in verified_name("127.0.0.1")
