@@ -35,6 +35,7 @@ class SmtpdConfig:
     codes: dict = attrs.field(factory=dict)  # reject_code, defer_code, ... -> int
     tls_level: str = ""
     tls_loglevel: int = 0
+    tls_received_header: bool = False
     connection_count_limit: int = 50
     access_parent: bool = True  # smtpd_access_maps in parent_domain_matches_subdomains
     recipient_delimiter: str = ""
@@ -115,6 +116,7 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         codes={c: get(c) for c in _CODES},
         tls_level=level,
         tls_loglevel=get("smtpd_tls_loglevel"),
+        tls_received_header=get("smtpd_tls_received_header"),
         connection_count_limit=get("smtpd_client_connection_count_limit"),
         access_parent="smtpd_access_maps" in parent,
         recipient_delimiter=text("recipient_delimiter"),

@@ -46,6 +46,7 @@ PARAMETERS = (
     Param("smtpd_tls_mandatory_ciphers", "medium"),
     Param("smtpd_tls_wrappermode", "no", "bool"),
     Param("smtpd_tls_loglevel", "0", "int", min=0),
+    Param("smtpd_tls_received_header", "no", "bool"),
     Param("smtpd_sasl_auth_enable", "no", "bool"),
     Param("allow_untrusted_routing", "no", "bool"),
     Param("smtpd_null_access_lookup_key", "<>"),

@@ -8,13 +8,16 @@ service), smtpd_error_sleep_time (through the machine's error_sleep).
 """
 
 from twisted.internet import defer
+from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
+from zope.interface import implementer
 
 from pfx.smtp.errors import RemoteProtocolError
 from pfx.smtp.events import NEED_DATA, PAUSED, ConnectionClosed, StartTLS
 from pfx.smtp.replies import READY_TLS
 
 
+@implementer(IHandshakeListener)
 class SMTPServerProtocol(Protocol):
     """One SMTP connection: feed the machine, ask the session, write replies in order."""
 
@@ -129,6 +132,14 @@ class SMTPServerProtocol(Protocol):
             return False
         self.transport.startTLS(self._tls_options)
         return True
+
+    def handshakeCompleted(self):
+        try:
+            tls = self.transport.getHandle()
+            info = (tls.get_protocol_version_name(), tls.get_cipher_name(), tls.get_cipher_bits())
+        except Exception:  # not an OpenSSL connection (a test transport): no details
+            info = None
+        self._session.tls_established(info)
 
     def _flush(self):
         if self._out:

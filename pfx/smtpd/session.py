@@ -69,6 +69,7 @@ class Session:
         self.check = CheckState(config, client.name, client.addr, tables=tables)
         self.access_denied: Reply | None = None
         self.timed_out = False
+        self.tls_info = None  # "TLSv1.3 with cipher X (256/256 bits)" once TLS is up
         self.writer = None
         self._where = None  # overrides conn.where after the body: END-OF-MESSAGE
         self._reset()
@@ -130,6 +131,14 @@ class Session:
     def _note_access_denied(self, reply, banner):
         self.access_denied = reply
         return banner
+
+    def tls_established(self, info):
+        """TLS is up: ``info`` is (protocol, cipher, bits) or None when unknown."""
+        if info is not None:
+            version, cipher, bits = info
+            self.tls_info = f"{version} with cipher {cipher} ({bits}/{bits} bits)"
+        if self.config.tls_loglevel >= 1:
+            self.log.info(f"Anonymous TLS connection established from {self.namaddr}: {self.tls_info or 'unknown'}")
 
     def timeout_reply(self) -> Reply:
         self.timed_out = True
@@ -255,8 +264,10 @@ class Session:
         c = self.config
         ip = self.client.addr
         shown = f"IPv6:{ip}" if ":" in ip else ip
-        head = (f"Received: from {self.check.helo or self.client.name} ({self.client.name} [{shown}])\n"
-                f"\tby {c.myhostname} ({c.mail_name}) with {self.protocol_name()} id {self.queue_id}")
+        head = f"Received: from {self.check.helo or self.client.name} ({self.client.name} [{shown}])\n"
+        if c.tls_received_header and self.tls_info and self.conn.tls_active:
+            head += f"\t(using {self.tls_info})\n\t(No client certificate requested)\n"
+        head += f"\tby {c.myhostname} ({c.mail_name}) with {self.protocol_name()} id {self.queue_id}"
         date = mail_date(self.clock.seconds())
         if len(self.recipients) == 1:
             return f"{head}\n\tfor <{self.first_rcpt_text}>; {date}\n"

@@ -28,7 +28,7 @@ def mx(tmp_path_factory):
         "local_recipient_maps = inline:{ bob=1, r=1, sink=1 }\n"
         "smtpd_recipient_restrictions = check_recipient_access inline:{ { blocked@mx.example.test = REJECT go away } }\n"
         f"test_submit_directory = {path}/received\n"
-        "smtpd_tls_security_level = may\n"
+        "smtpd_tls_security_level = may\nsmtpd_tls_loglevel = 1\nsmtpd_tls_received_header = yes\n"
         f"smtpd_tls_cert_file = {path}/cert.pem\nsmtpd_tls_key_file = {path}/key.pem\n"),
         master=("dirsubmit unix - - n - - dirsubmit\n"
                 f"127.0.0.1:{port} inet n - n - - smtpd\n"))
@@ -110,8 +110,9 @@ def test_swaks_starttls(mx):
     assert "=== TLS started with cipher" in out
     qid = out.split("Ok: queued as ")[1].split()[0]
     body, env = stored(mx, qid)
-    assert body.startswith(b"Received: from swaks.example.org (localhost [127.0.0.1])\n"
-                           b"\tby mx.example.test (pfx) with ESMTPS id ")
+    assert body.startswith(b"Received: from swaks.example.org (localhost [127.0.0.1])\n\t(using TLSv1.")
+    assert b" bits))\n\t(No client certificate requested)\n\tby mx.example.test (pfx) with ESMTPS id " in body
+    mx.wait_for_log("Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.")
     assert env["client"]["protocol"] == "ESMTPS"
     mx.wait_for_log("disconnect from localhost[127.0.0.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
 
