@@ -12,9 +12,11 @@ parameter in pfx.smtpd.params (via pfx.smtpd.config), smtpd_tls_* below.
 
 import collections
 import ipaddress
+import re
 import socket
 
-from OpenSSL import crypto
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from twisted.application.service import Service
 from twisted.internet import defer, endpoints, protocol, ssl
 from twisted.plugin import getPlugins
@@ -105,13 +107,11 @@ def tls_options(settings):
         cert_pem = _read(settings, cert_file, cert_param)
         key_pem = _read(settings, settings.get_str(key_param), key_param)
     try:
-        key = ssl.KeyPair.load(key_pem, crypto.FILETYPE_PEM)
+        key = serialization.load_pem_private_key(_pem_key(key_pem), None)
     except Exception as e:
         raise _error(settings, key_param, f"cannot load the private key: {e or type(e).__name__}") from None
     try:
-        certs = _pem_certificates(cert_pem)
-        if not certs:
-            raise ValueError("no certificate found")
+        certs = x509.load_pem_x509_certificates(cert_pem)
         kwargs = {}
         floor = _protocol_floor(settings.get_str("smtpd_tls_protocols"))
         if floor is not None and _ORDER.index(floor) > _ORDER.index(ssl.TLSVersion.TLSv1_2):
@@ -119,18 +119,20 @@ def tls_options(settings):
         if settings.get_str("smtpd_tls_ciphers").strip().lower() == "high":
             kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
                 "HIGH:!aNULL:!eNULL:!MD5")
-        options = ssl.CertificateOptions(privateKey=key.original, certificate=certs[0].original,
-                                         extraCertChain=[c.original for c in certs[1:]], **kwargs)
+        options = ssl.CertificateOptions(privateKey=key, certificate=certs[0], extraCertChain=certs[1:],
+                                         **kwargs)
         options.getContext()  # checks that key and certificate belong together, now
         return options
     except Exception as e:
         raise _error(settings, cert_param, f"cannot use the certificate: {e or type(e).__name__}") from None
 
 
-def _pem_certificates(pem: bytes) -> list:
-    begin = b"-----BEGIN CERTIFICATE-----"
-    parts = pem.split(begin)[1:]
-    return [ssl.Certificate.loadPEM(begin + p) for p in parts]
+def _pem_key(pem: bytes) -> bytes:
+    """The first private-key block of a PEM file that may also hold certificates."""
+    m = re.search(rb"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", pem, re.S)
+    if m is None:
+        raise ValueError("no private key found")
+    return m.group(0)
 
 
 def _protocol_floor(text):
