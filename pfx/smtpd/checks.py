@@ -204,7 +204,7 @@ def evaluate(state: CheckState, stages):
 
 def stages_for(command: str, delay_reject: bool) -> tuple:
     """Which restriction lists a command triggers (smtpd_delay_reject semantics)."""
-    if command == "RCPT":
+    if command in ("RCPT", "VRFY"):
         return (("client", "helo", "sender") if delay_reject else ()) + ("relay", "recipient")
     if delay_reject:
         return {"DATA": ("data",), "END-OF-MESSAGE": ("end_of_data",)}.get(command, ())

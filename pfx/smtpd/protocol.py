@@ -130,6 +130,7 @@ class SMTPServerProtocol(Protocol):
             # CVE-2011-0411 injection. Drop the connection without another word.
             self.transport.abortConnection()
             return False
+        self._session.tls_started()
         self.transport.startTLS(self._tls_options)
         return True
 

@@ -86,7 +86,7 @@ class Session:
 
     def protocol_name(self) -> str:
         proto = "ESMTP" if self.check.esmtp else "SMTP"
-        return proto + ("S" if self.conn.tls_active and self.check.esmtp else "")
+        return proto + ("S" if self.conn.tls_active else "")  # RFC 3848, as Postfix writes it
 
     # -- the transaction --------------------------------------------------------
 
@@ -131,6 +131,11 @@ class Session:
     def _note_access_denied(self, reply, banner):
         self.access_denied = reply
         return banner
+
+    def tls_started(self):
+        """STARTTLS succeeded: forget HELO and the transaction, as the machine did."""
+        self._reset()
+        self.check.helo, self.check.esmtp = None, False
 
     def tls_established(self, info):
         """TLS is up: ``info`` is (protocol, cipher, bits) or None when unknown."""
@@ -334,7 +339,20 @@ class Session:
         return R.OK
 
     def _vrfy(self, event):
-        return Reply(252, Dsn("2.0.0"), R.printable(event.argument))
+        """252 for an address the recipient restrictions accept (Postfix runs them for VRFY)."""
+        text = event.argument.strip()
+        address = text[1:-1] if text.startswith("<") and text.endswith(">") else text
+        ok = Reply(252, Dsn("2.0.0"), R.printable(event.argument))
+        if not address:
+            return ok
+        saved = self.check.recipient
+        self.check.recipient = addr.internal(address)
+        d = self._checked("VRFY", ok)
+
+        def restore(reply):
+            self.check.recipient = saved
+            return reply
+        return d.addBoth(restore)
 
     def _etrn(self, event):
         # No fast flush service yet: Postfix's answer for a domain it does not flush.
@@ -355,6 +373,9 @@ class Session:
             self.log.warning(f"non-SMTP command from {self.namaddr}: {R.printable(event.command)}")
         elif reply.code == 421 and "too many errors" in reply.text:
             self.log.info(f"too many errors after {self.where} from {self.namaddr}")
+        elif reply == R.PIPELINING_SYNC:
+            self.log.info(f"improper command pipelining after {self.where} from {self.namaddr}: "
+                          f"{R.printable(event.command)}")
         return reply
 
     def _closed(self, event):

@@ -236,3 +236,37 @@ def test_unknown_restriction_answers_451_and_warns():
     h.ask("MAIL FROM:<a@example.org>")
     assert h.ask("RCPT TO:<b@mx.example.test>") == ["451 4.3.5 Server configuration error"]
     assert 'warning: unknown smtpd restriction: "no_such_thing"' in h.log.lines
+
+
+def test_vrfy_runs_the_recipient_restrictions():
+    h = started(addr="192.0.2.8")
+    h.ask("EHLO c")
+    assert h.ask("VRFY <x@elsewhere.example>") == ["454 4.7.1 <x@elsewhere.example>: Relay access denied"]
+    assert h.ask("VRFY <u@mx.example.test>") == ["252 2.0.0 <u@mx.example.test>"]
+    assert any(line.startswith("NOQUEUE: reject: VRFY from client.example.org[192.0.2.8]: 454 4.7.1")
+               for line in h.log.lines)
+
+
+def test_starttls_forgets_helo_and_protocol_gets_its_s():
+    class Options:
+        pass
+    h = started(tls_options=Options(), smtpd_tls_security_level="may")
+    h.transport.startTLS = lambda options: None
+    h.ask("EHLO before.example.org")
+    assert h.ask("STARTTLS") == ["220 2.0.0 Ready to start TLS"]
+    h.ask("HELO after.example.org")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    h.say("\r\n.\r\n")
+    data = h.submitter.writers[0].data.decode()
+    assert data.startswith("Received: from after.example.org (client.example.org [127.0.0.1])\n"
+                           "\tby mx.example.test (pfx) with SMTPS id 4QID1")
+    assert h.submitter.writers[0].envelope.client.protocol == "SMTPS"
+
+
+def test_improper_pipelining_is_logged():
+    h = started(smtpd_forbid_unauth_pipelining="yes")
+    h.say("HELO c\r\nMAIL FROM:<a@example.org>\r\n")
+    assert h.lines()[-1] == "554 5.5.0 Error: SMTP protocol synchronization"
+    assert "improper command pipelining after HELO from client.example.org[127.0.0.1]: HELO c" in h.log.lines
