@@ -99,7 +99,7 @@ class Session:
         self.recipients = []
         self.first_rcpt_text = ""
         self.queue_id = None
-        self._bdat_failed: Reply | None = None
+        self._failed: Reply | None = None
         self.check.sender = self.check.recipient = None
 
     # -- entry points the protocol calls ---------------------------------------------
@@ -280,21 +280,31 @@ class Session:
 
     def _chunk(self, event):
         if self.writer is not None:
-            self.writer.write(event.data)
+            try:
+                self.writer.write(event.data)
+            except Exception as e:  # cleanup could not take it: read on, answer at the end
+                self.log.warning(f"{self.queue_id}: write error: {e}")
+                self.writer.abort()
+                self.writer = None
+                self._failed = QUEUE_WRITE_ERROR
         return None
 
     def _bdat(self, event):
-        if self.writer is None and self._bdat_failed is None:
-            self._bdat_failed = self._open()
+        if self.writer is None and self._failed is None:
+            self._failed = self._open()
         return None
 
     def _end_of_data(self, event):
         self._where = "END-OF-MESSAGE"
+        if self._failed is not None:
+            reply = self._failed
+            self._reset()
+            return reply
         return self._checked("END-OF-MESSAGE", None).addCallback(self._commit, None)
 
     def _end_of_chunk(self, event):
-        if self._bdat_failed is not None:
-            reply, self._bdat_failed = self._bdat_failed, None
+        if self._failed is not None:
+            reply, self._failed = self._failed, None
             self._reset()
             return reply
         if not event.last:

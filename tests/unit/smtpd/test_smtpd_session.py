@@ -270,3 +270,20 @@ def test_improper_pipelining_is_logged():
     h.say("HELO c\r\nMAIL FROM:<a@example.org>\r\n")
     assert h.lines()[-1] == "554 5.5.0 Error: SMTP protocol synchronization"
     assert "improper command pipelining after HELO from client.example.org[127.0.0.1]: HELO c" in h.log.lines
+
+
+def test_write_error_is_answered_at_end_of_data():
+    h = started()
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    writer = h.submitter.writers[0]
+
+    def full(data):
+        raise OSError(28, "No space left on device")
+    writer.write = full
+    h.say("Subject: x\r\n\r\nbody\r\n.\r\n")
+    assert h.lines() == ["451 4.3.0 Error: queue file write error"]
+    assert writer.aborted and not writer.committed
+    assert h.ask("NOOP") == ["250 2.0.0 Ok"]
