@@ -166,6 +166,8 @@ class Session:
     def handle(self, event):
         """-> Reply, Deferred[Reply], or None for events that need no reply."""
         handler = _DISPATCH.get(type(event))
+        if event.needs_reply and not isinstance(event, (EndOfData, EndOfChunk, DataRejected)):
+            self._where = None  # a new command: conn.where names it again
         if handler is None:
             return INTERNAL_ERROR if event.needs_reply else None
         return handler(self, event)

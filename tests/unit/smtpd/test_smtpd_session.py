@@ -287,3 +287,15 @@ def test_write_error_is_answered_at_end_of_data():
     assert h.lines() == ["451 4.3.0 Error: queue file write error"]
     assert writer.aborted and not writer.committed
     assert h.ask("NOOP") == ["250 2.0.0 Ok"]
+
+
+def test_lost_connection_names_the_last_command_of_a_later_transaction():
+    h = started()
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b@mx.example.test>")
+    h.ask("DATA")
+    h.say("\r\n.\r\n")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.close()
+    assert "lost connection after MAIL from client.example.org[127.0.0.1]" in h.log.lines
