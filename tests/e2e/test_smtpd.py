@@ -3,6 +3,7 @@ driven by Python's smtplib, swaks (plain, pipelining, STARTTLS) and smtp-source.
 
 import json
 import smtplib
+import socket
 import subprocess
 
 import pytest
@@ -19,7 +20,7 @@ def mx(tmp_path_factory):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", str(path / "key.pem"), "-out", str(path / "cert.pem"), "-days", "1",
                     "-subj", "/CN=mx.example.test"], check=True, capture_output=True)
-    port = free_port()
+    port, limited, capped = free_port(), free_port(), free_port()
     cfg = ConfigDir(path)
     cfg.write(main_extra=(
         "mynetworks = 192.0.2.0/24\n"  # so that 127.0.0.1 is an outsider: relaying is refused
@@ -31,12 +32,14 @@ def mx(tmp_path_factory):
         "smtpd_tls_security_level = may\nsmtpd_tls_loglevel = 1\nsmtpd_tls_received_header = yes\n"
         f"smtpd_tls_cert_file = {path}/cert.pem\nsmtpd_tls_key_file = {path}/key.pem\n"),
         master=("dirsubmit unix - - n - - dirsubmit\n"
-                f"127.0.0.1:{port} inet n - n - - smtpd\n"))
+                f"127.0.0.1:{port} inet n - n - - smtpd\n"
+                f"127.0.0.1:{limited} inet n - n - - smtpd\n  -o smtpd_client_connection_count_limit=1\n"
+                f"127.0.0.1:{capped} inet n - n - 1 smtpd\n"))
     proc = subprocess.Popen(twistd_command(path), env=pfx_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, proc=proc)
-        cfg.port = port
+        cfg.port, cfg.limited, cfg.capped = port, limited, capped
         cfg.received = path / "received"
         yield cfg
     finally:
@@ -122,6 +125,32 @@ def test_smtp_source_load(mx):
     subprocess.run(["smtp-source", "-s", "5", "-m", "50", "-l", "2000", "-f", "load@example.org",
                     "-t", "sink@mx.example.test", f"127.0.0.1:{mx.port}"], check=True, timeout=60)
     assert len(list(mx.received.glob("*.msg"))) == before + 50
+
+
+def banner(sock, timeout=5.0):
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(1024)
+    except socket.timeout:
+        return b""
+
+
+def test_connection_count_limit_per_client(mx):
+    with socket.create_connection(("127.0.0.1", mx.limited)) as first:
+        assert banner(first).startswith(b"220 ")
+        with socket.create_connection(("127.0.0.1", mx.limited)) as second:
+            assert banner(second) == b"421 4.7.0 mx.example.test Error: too many connections from 127.0.0.1\r\n"
+
+
+def test_maxproc_holds_new_connections_until_one_ends(mx):
+    first = socket.create_connection(("127.0.0.1", mx.capped))
+    assert banner(first).startswith(b"220 ")
+    with socket.create_connection(("127.0.0.1", mx.capped)) as second:
+        assert banner(second, 0.5) == b""  # waiting in the listen queue, not refused
+        first.sendall(b"QUIT\r\n")
+        assert banner(first) == b"221 2.0.0 Bye\r\n"
+        first.close()
+        assert banner(second).startswith(b"220 ")
 
 
 def test_bad_certificate_path_stops_start_up(tmp_path):
