@@ -37,6 +37,8 @@ class SmtpdConfig:
     tls_loglevel: int = 0
     tls_received_header: bool = False
     connection_count_limit: int = 50
+    connection_rate_limit: int = 0  # per anvil_rate_time_unit
+    rate_time_unit: float = 60.0
     access_parent: bool = True  # smtpd_access_maps in parent_domain_matches_subdomains
     recipient_delimiter: str = ""
     reject_unlisted_recipient: bool = True
@@ -118,6 +120,8 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         tls_loglevel=get("smtpd_tls_loglevel"),
         tls_received_header=get("smtpd_tls_received_header"),
         connection_count_limit=get("smtpd_client_connection_count_limit"),
+        connection_rate_limit=get("smtpd_client_connection_rate_limit"),
+        rate_time_unit=float(get("anvil_rate_time_unit")),
         access_parent="smtpd_access_maps" in parent,
         recipient_delimiter=text("recipient_delimiter"),
         reject_unlisted_recipient=get("smtpd_reject_unlisted_recipient"),

@@ -172,8 +172,11 @@ def verified_name(addr: str) -> str:
 class SmtpdFactory(protocol.Factory):
     """Builds one protocol + session per connection; counts connections per client and in all."""
 
-    def __init__(self, config, context, log, tls, wrapped, maxproc, tables=None, name_lookup=None):
+    def __init__(self, config, context, log, tls, wrapped, maxproc, tables=None, name_lookup=None,
+                 service_name="smtp"):
         self.config, self.context, self.log = config, context, log
+        self.service_name = service_name
+        self.recent = collections.defaultdict(collections.deque)  # ip -> connect times (anvil's rate)
         self.name_lookup = name_lookup
         self.clock = context.runtime.clock
         self.tls, self.wrapped, self.maxproc = tls, wrapped, maxproc
@@ -186,8 +189,7 @@ class SmtpdFactory(protocol.Factory):
         host = _plain_ip(getattr(addr, "host", ""))
         self.per_client[host] += 1
         self.active += 1
-        limit = self.config.connection_count_limit
-        over = bool(limit) and self.per_client[host] > limit and not self.config.event_limit_exceptions.match(host)
+        over = self._over_limit(host)
         conn = ServerConnection(self.config.server_config(host, self.tls is not None and not self.wrapped))
         if self.wrapped:
             conn.tls_active = True
@@ -202,10 +204,33 @@ class SmtpdFactory(protocol.Factory):
             self._accepting(False)
         return proto
 
+    def _over_limit(self, host):
+        """The warning to log when ``host`` is over a per-client limit (anvil's job), or None."""
+        c = self.config
+        if c.event_limit_exceptions.match(host):
+            return None
+        count = self.per_client[host]
+        if c.connection_count_limit and count > c.connection_count_limit:
+            return f"Connection concurrency limit exceeded: {count} from {{namaddr}} for service {self.service_name}"
+        if c.connection_rate_limit:
+            now, times = self.clock.seconds(), self.recent[host]
+            times.append(now)
+            while times and times[0] <= now - c.rate_time_unit:
+                times.popleft()
+            if len(times) > c.connection_rate_limit:
+                return f"Connection rate limit exceeded: {len(times)} from {{namaddr}} for service {self.service_name}"
+        return None
+
     def _release(self, host):
         self.per_client[host] -= 1
         if not self.per_client[host]:
             del self.per_client[host]
+        times = self.recent.get(host)
+        if times is not None:
+            while times and times[0] <= self.clock.seconds() - self.config.rate_time_unit:
+                times.popleft()
+            if not times:
+                del self.recent[host]  # memory stays bounded by the clients of the last time unit
         self.active -= 1
         if self.maxproc and self.active < self.maxproc:
             self._accepting(True)
@@ -280,7 +305,7 @@ def make_service(entry, context):
     lookup = None
     if settings.get("smtpd_peername_lookup") and run_blocking is not None:
         lookup = lambda addr: run_blocking(verified_name, addr)  # noqa: E731
-    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables, lookup)
+    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables, lookup, entry.service)
     outer = TLSMemoryBIOFactory(tls, False, factory) if wrapped else factory
     reactor = context.runtime.reactor
     eps = [_endpoint(reactor, host, port) for host, port in listen_addresses(entry.service, settings)]

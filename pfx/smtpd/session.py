@@ -121,7 +121,8 @@ class Session:
     def _greet(self):
         self.log.info(f"connect from {self.namaddr}")
         if self.over_limit:
-            self.log.warning(f"Connection concurrency limit exceeded from {self.namaddr}")
+            why = self.over_limit if isinstance(self.over_limit, str) else "Connection concurrency limit exceeded"
+            self.log.warning(why.replace("{namaddr}", self.namaddr))
             return Reply(421, Dsn("4.7.0"), OVER_LIMIT.format(host=self.config.myhostname, addr=self.client.addr))
         banner = Reply(220, None, self.config.banner)
         if self.config.delay_reject:

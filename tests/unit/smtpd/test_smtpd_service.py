@@ -26,6 +26,7 @@ class Log(RecordingLog):
 def build(row="127.0.0.1:2525 inet n - n - - smtpd", **settings):
     reactor = MemoryReactorClock()
     log = Log()
+    settings.setdefault("smtpd_peername_lookup", "no")  # no DNS in unit tests
     context = ServiceContext(make_settings(**settings), inline_runtime(reactor, log=log, reactor=reactor),
                              "/tmp", Components())
     service = SmtpdServiceFactory().make_service(parse_row(row, "master.cf", 1), context)
@@ -83,8 +84,26 @@ def test_per_client_connection_limit():
     proto, transport = connect(factory)
     assert transport.value() == b"421 4.7.0 mx.example.test Error: too many connections from 192.0.2.9\r\n"
     assert transport.disconnecting
+    assert "warning: Connection concurrency limit exceeded: 3 from unknown[192.0.2.9] for service 127.0.0.1:2525" \
+        in log.lines
     assert connect(factory, "192.0.2.10")[1].value().startswith(b"220 ")
     assert connect(factory, "127.0.0.1")[1].value().startswith(b"220 ")  # mynetworks is exempt
+
+
+def test_per_client_connection_rate_limit():
+    service, reactor, log = build(smtpd_client_connection_rate_limit=2, anvil_rate_time_unit="60s")
+    factory = service.factory
+    for _ in range(2):
+        proto, transport = connect(factory)
+        assert transport.value().startswith(b"220 ")
+        proto.connectionLost(None)
+    proto, transport = connect(factory)
+    assert transport.value() == b"421 4.7.0 mx.example.test Error: too many connections from 192.0.2.9\r\n"
+    assert "warning: Connection rate limit exceeded: 3 from unknown[192.0.2.9] for service 127.0.0.1:2525" \
+        in log.lines
+    proto.connectionLost(None)
+    reactor.advance(61)
+    assert connect(factory)[1].value().startswith(b"220 ")
 
 
 class FakePort:

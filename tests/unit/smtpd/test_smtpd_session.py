@@ -299,3 +299,16 @@ def test_lost_connection_names_the_last_command_of_a_later_transaction():
     h.ask("MAIL FROM:<a@example.org>")
     h.close()
     assert "lost connection after MAIL from client.example.org[127.0.0.1]" in h.log.lines
+
+
+def test_tls_encrypt_requires_starttls_first():
+    class Options:
+        pass
+    h = started(tls_options=Options(), smtpd_tls_security_level="encrypt")
+    assert "250-STARTTLS" in h.ask("EHLO c")
+    assert h.ask("MAIL FROM:<a@example.org>") == ["530 5.7.0 Must issue a STARTTLS command first"]
+    h.transport.startTLS = lambda options: None
+    assert h.ask("STARTTLS") == ["220 2.0.0 Ready to start TLS"]
+    assert "250-STARTTLS" not in h.ask("EHLO c")
+    assert h.ask("MAIL FROM:<a@example.org>") == ["250 2.1.0 Ok"]
+    assert h.ask("STARTTLS") == ["554 5.5.1 Error: TLS already active"]
