@@ -177,7 +177,7 @@ class Session:
 
     def _helo(self, event):
         self._reset()
-        self.check.helo = event.hostname
+        self.check.helo = R.printable(event.hostname, 255)  # it reaches logs and the Received header
         self.check.esmtp = isinstance(event, Ehlo)
         if isinstance(event, Ehlo):
             c = self.config
@@ -228,7 +228,7 @@ class Session:
             if reply.code < 300:
                 self.recipients.append(rcpt)
                 if len(self.recipients) == 1:
-                    self.first_rcpt_text = address
+                    self.first_rcpt_text = R.printable(address, 1000)
             return reply
         return self._checked("RCPT", R.RCPT_OK).addCallback(accept)
 

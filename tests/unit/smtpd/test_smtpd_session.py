@@ -312,3 +312,15 @@ def test_tls_encrypt_requires_starttls_first():
     assert "250-STARTTLS" not in h.ask("EHLO c")
     assert h.ask("MAIL FROM:<a@example.org>") == ["250 2.1.0 Ok"]
     assert h.ask("STARTTLS") == ["554 5.5.1 Error: TLS already active"]
+
+
+def test_client_text_in_the_received_header_is_made_printable():
+    h = started()
+    h.ask("HELO bad\x01name")
+    h.ask("MAIL FROM:<a@example.org>")
+    h.ask("RCPT TO:<b\x02@mx.example.test>")
+    h.ask("DATA")
+    h.say("\r\n.\r\n")
+    head = h.submitter.writers[0].data.decode().split("\n")
+    assert head[0] == "Received: from bad?name (client.example.org [127.0.0.1])"
+    assert head[2].startswith("\tfor <b?@mx.example.test>; ")
