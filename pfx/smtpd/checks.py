@@ -17,7 +17,7 @@ from pfx.dsn import Dsn, Reply
 PERMIT = "permit"
 DUNNO = None
 
-# stage -> (the reply's class words, which command it belongs to)
+# stage -> the words a generic reply names it by ("<x>: Client host rejected: ...")
 STAGE_CLASS = {"client": "Client host", "helo": "Helo command", "sender": "Sender address",
                "relay": "Recipient address", "recipient": "Recipient address",
                "data": "Data command", "end_of_data": "End-of-data"}
@@ -200,6 +200,30 @@ def evaluate(state: CheckState, stages):
     if run.defer_if_permit is not None:
         return Verdict(run.defer_if_permit, tuple(run.warnings))
     return Verdict(None, tuple(run.warnings))
+
+
+def validate(config) -> None:
+    """Check every restriction list and class now; raise ConfigError naming the parameter
+    (Postfix finds an unknown restriction only when mail arrives, and answers 451 4.3.5)."""
+    from pfx.errors import ConfigError
+
+    lists = [(f"smtpd_{stage}_restrictions", words) for stage, words in config.restrictions.items()]
+    lists += list(config.classes.items())
+    for param, words in lists:
+        i = 0
+        while i < len(words):
+            word = words[i]
+            i += 1
+            if word == "warn_if_reject" or word in config.classes:
+                continue
+            entry = RESTRICTIONS.get(word.lower())
+            if entry is None:
+                known = ", ".join(sorted(RESTRICTIONS))
+                raise ConfigError(f'unknown or unsupported restriction "{word}" (pfx has: {known})', param=param)
+            if entry.takes_arg:
+                if i >= len(words):
+                    raise ConfigError(f'restriction "{word}" needs a table argument', param=param)
+                i += 1
 
 
 def stages_for(command: str, delay_reject: bool) -> tuple:

@@ -26,6 +26,7 @@ from pfx.envelope import Client
 from pfx.errors import ConfigError
 from pfx.interfaces import IMailSubmitter, ITableType
 from pfx.smtp.server import ServerConnection
+from pfx.smtpd.checks import validate
 from pfx.smtpd.config import from_settings
 from pfx.smtpd.protocol import SMTPServerProtocol
 from pfx.smtpd.session import Session
@@ -292,6 +293,10 @@ def make_service(entry, context):
     settings = context.settings
     tables = getattr(context, "tables", None) or getattr(context.runtime, "tables", None) or _tables()
     config = from_settings(settings, tables)
+    try:
+        validate(config)
+    except ConfigError as e:
+        raise _error(settings, e.param, e.message) from None  # now with main.cf's file and line
     tls = tls_options(settings)
     wrapped = bool(settings.get("smtpd_tls_wrappermode"))
     log = context.logger("smtpd")

@@ -192,3 +192,20 @@ def test_tls_protocol_floor(cert):
                           smtpd_tls_key_file=cert / "key.pem", smtpd_tls_protocols=">=TLSv1.3",
                           smtpd_tls_ciphers="high")
     assert service.factory.tls is not None
+
+
+@pytest.mark.parametrize("settings,param", [
+    ({"smtpd_recipient_restrictions": "permit_mynetworks, reject_rbl_clientx"}, "smtpd_recipient_restrictions"),
+    ({"smtpd_client_restrictions": "check_client_access"}, "smtpd_client_restrictions"),
+    ({"smtpd_restriction_classes": "strict", "strict": "nonsense"}, "strict"),
+])
+def test_bad_restriction_lists_stop_start_up(settings, param):
+    with pytest.raises(ConfigError) as e:
+        build(**settings)
+    assert e.value.param == param
+
+
+def test_good_restriction_lists_pass():
+    build(smtpd_restriction_classes="strict", strict="reject_non_fqdn_sender, permit",
+          smtpd_recipient_restrictions="warn_if_reject strict, check_recipient_access inline:{a=OK}, "
+                                       "permit_mynetworks, reject_unauth_destination")
