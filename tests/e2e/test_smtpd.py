@@ -20,7 +20,7 @@ def mx(tmp_path_factory):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", str(path / "key.pem"), "-out", str(path / "cert.pem"), "-days", "1",
                     "-subj", "/CN=mx.example.test"], check=True, capture_output=True)
-    port, limited, capped = free_port(), free_port(), free_port()
+    port, limited, capped, wrapped = free_port(), free_port(), free_port(), free_port()
     cfg = ConfigDir(path)
     cfg.write(main_extra=(
         "mynetworks = 192.0.2.0/24\n"  # so that 127.0.0.1 is an outsider: relaying is refused
@@ -34,12 +34,13 @@ def mx(tmp_path_factory):
         master=("dirsubmit unix - - n - - dirsubmit\n"
                 f"127.0.0.1:{port} inet n - n - - smtpd\n"
                 f"127.0.0.1:{limited} inet n - n - - smtpd\n  -o smtpd_client_connection_count_limit=1\n"
-                f"127.0.0.1:{capped} inet n - n - 1 smtpd\n"))
+                f"127.0.0.1:{capped} inet n - n - 1 smtpd\n"
+                f"127.0.0.1:{wrapped} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n"))
     proc = subprocess.Popen(twistd_command(path), env=pfx_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, proc=proc)
-        cfg.port, cfg.limited, cfg.capped = port, limited, capped
+        cfg.port, cfg.limited, cfg.capped, cfg.wrapped = port, limited, capped, wrapped
         cfg.received = path / "received"
         yield cfg
     finally:
@@ -118,6 +119,18 @@ def test_swaks_starttls(mx):
     mx.wait_for_log("Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.")
     assert env["client"]["protocol"] == "ESMTPS"
     mx.wait_for_log("disconnect from localhost[127.0.0.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
+
+
+def test_swaks_wrappermode(mx):
+    result = subprocess.run(["swaks", "--server", f"127.0.0.1:{mx.wrapped}", "--tlsc", "--helo", "w.example.org",
+                             "--from", "s@example.org", "--to", "r@mx.example.test", "--timeout", "10"],
+                            capture_output=True, text=True, timeout=30)
+    out = result.stdout
+    assert "=== TLS started with cipher" in out, out + result.stderr
+    assert "250-STARTTLS" not in out
+    qid = out.split("Ok: queued as ")[1].split()[0]
+    body, env = stored(mx, qid)
+    assert b"\tby mx.example.test (pfx) with ESMTPS id " in body
 
 
 def test_smtp_source_load(mx):
