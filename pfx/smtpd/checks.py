@@ -58,6 +58,7 @@ class CheckState:
     tables: object = None  # opens "type:name" lists, or None when no tables are installed
     notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
     run_list: object = None  # the running evaluation's list runner, for nested lists
+    resolver: object = None  # a twisted.names IResolver, for the DNS restrictions
 
 
     @property
@@ -104,6 +105,13 @@ class _Marker:
 
     def __repr__(self):
         return self.name
+
+
+@attrs.frozen
+class DeferIfPermit:
+    """defer_if_permit with the restriction's own reply (a DNS lookup that failed for now)."""
+
+    reply: Reply
 
 
 DEFER_IF_PERMIT = _Marker("DEFER_IF_PERMIT")
@@ -155,7 +163,11 @@ class _Run:
                     arg = words[i]
                     i += 1
                 result = yield defer.maybeDeferred(entry.fn, state, arg)
-            if result is DEFER_IF_PERMIT:
+            if isinstance(result, DeferIfPermit):
+                if self.defer_if_permit is None:
+                    self.defer_if_permit = result.reply
+                result = DUNNO
+            elif result is DEFER_IF_PERMIT:
                 if self.defer_if_permit is None:
                     self.defer_if_permit = state.reply(state.config.codes.get("defer_code", 450), "4.7.1",
                                                        "defer_if_permit requested")

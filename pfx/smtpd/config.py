@@ -45,6 +45,7 @@ class SmtpdConfig:
     local_recipient_maps: str = ""
     recipient_maps: dict = attrs.field(factory=dict)  # virtual_alias_maps, ... -> their text
     resolve: object = None  # pfx.address.resolve.ResolveSettings
+    tempfail_actions: dict = attrs.field(factory=dict)  # "address" / "helo" -> defer_if_permit | defer | dunno
 
     def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
         """The machine's config for one client: bare-LF exclusions and TLS availability."""
@@ -58,7 +59,8 @@ class SmtpdConfig:
 _CODES = ("reject_code", "defer_code", "relay_domains_reject_code", "access_map_reject_code",
           "access_map_defer_code", "invalid_hostname_reject_code", "non_fqdn_reject_code",
           "unknown_local_recipient_reject_code", "unknown_virtual_alias_reject_code",
-          "unknown_virtual_mailbox_reject_code", "unknown_relay_recipient_reject_code")
+          "unknown_virtual_mailbox_reject_code", "unknown_relay_recipient_reject_code",
+          "unknown_address_reject_code", "unknown_hostname_reject_code", "maps_rbl_reject_code")
 _MAPS = ("virtual_alias_maps", "virtual_mailbox_maps", "relay_recipient_maps")
 
 
@@ -128,4 +130,6 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         local_recipient_maps=text("local_recipient_maps").strip(),
         recipient_maps={name: param_reader(settings)(name).strip() for name in _MAPS},
         resolve=make_resolve_settings(settings, tables),
+        tempfail_actions={"address": text("unknown_address_tempfail_action").strip(),
+                          "helo": text("unknown_helo_hostname_tempfail_action").strip()},
     )

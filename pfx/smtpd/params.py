@@ -64,6 +64,12 @@ PARAMETERS = (
     Param("unknown_virtual_mailbox_reject_code", "550", "int", min=400, max=599),
     Param("unknown_relay_recipient_reject_code", "550", "int", min=400, max=599),
     Param("smtpd_reject_unlisted_recipient", "yes", "bool"),
+    Param("unknown_address_reject_code", "450", "int", min=400, max=599),
+    Param("unknown_hostname_reject_code", "450", "int", min=400, max=599),
+    Param("reject_tempfail_action", "defer_if_permit"),
+    Param("unknown_address_tempfail_action", "$reject_tempfail_action"),
+    Param("unknown_helo_hostname_tempfail_action", "$reject_tempfail_action"),
+    Param("maps_rbl_reject_code", "554", "int", min=400, max=599),
     # $alias_maps belongs to local(8); until it is declared it expands to nothing.
     Param("local_recipient_maps", "proxy:unix:passwd.byname $alias_maps"),
 )

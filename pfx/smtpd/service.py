@@ -197,7 +197,7 @@ class SmtpdFactory(protocol.Factory):
         client = Client(name="unknown", addr=host, port=str(getattr(addr, "port", "")))
         session = Session(conn, self.config, client, self.log, self.clock,
                           lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over,
-                          name_lookup=self.name_lookup)
+                          name_lookup=self.name_lookup, resolver=self.context.runtime.resolver)
         proto = SMTPServerProtocol(conn, session, self.clock, self.config.timeout, self.tls,
                                    on_close=lambda: self._release(host))
         proto.factory = self
@@ -305,6 +305,11 @@ def make_service(entry, context):
                               ("relay_domains", config.relay_domains.unsupported)):
         if unsupported:
             log.warning(f"{name}: table and file elements are not supported yet: {', '.join(unsupported)}")
+    if context.runtime.resolver is None:
+        words = {w.lower() for ws in list(config.restrictions.values()) + list(config.classes.values()) for w in ws}
+        dns_words = sorted(w for w in words if w.startswith(("reject_unknown_", "reject_rbl_", "reject_rhsbl_")))
+        if dns_words:
+            log.warning(f"no DNS resolver is configured: {', '.join(dns_words)} will be skipped")
     maxproc = entry.maxproc_or(settings.get("default_process_limit"))
     run_blocking = context.runtime.run_blocking
     lookup = None

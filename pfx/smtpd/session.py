@@ -22,7 +22,7 @@ from pfx.smtp.ehlo import ehlo_reply
 from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk, DataRejected, Ehlo,
                              EndOfChunk, EndOfData, Etrn, Helo, MailFrom, Noop, Quit, RcptTo, Reject, Rset,
                              StartTLS, Vrfy)
-from pfx.smtpd import access, restrictions  # noqa: F401  (they register the restrictions)
+from pfx.smtpd import access, dnschecks, restrictions  # noqa: F401  (they register the restrictions)
 from pfx.smtpd import addr
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 
@@ -57,7 +57,7 @@ class Session:
     """Turns the machine's events into replies for one connection; see handle()."""
 
     def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
-                 over_limit=False, name_lookup=None):
+                 over_limit=False, name_lookup=None, resolver=None):
         self.conn = conn
         self.config = config
         self.client = client
@@ -66,7 +66,7 @@ class Session:
         self._submitter = submitter  # () -> IMailSubmitter; raises LookupError if none
         self.over_limit = over_limit
         self._name_lookup = name_lookup  # addr -> Deferred[name or "unknown"] (smtpd_peername_lookup)
-        self.check = CheckState(config, client.name, client.addr, tables=tables)
+        self.check = CheckState(config, client.name, client.addr, tables=tables, resolver=resolver)
         self.access_denied: Reply | None = None
         self.timed_out = False
         self.tls_info = None  # "TLSv1.3 with cipher X (256/256 bits)" once TLS is up
