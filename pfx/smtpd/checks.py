@@ -59,6 +59,9 @@ class CheckState:
     notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
     run_list: object = None  # the running evaluation's list runner, for nested lists
     resolver: object = None  # a twisted.names IResolver, for the DNS restrictions
+    policy: object = None  # (spec, attrs) -> Deferred[action], for check_policy_service
+    instance: str = ""  # the transaction's id for policy servers
+    rcpt_count: int = 0  # recipients accepted so far
 
 
     @property

@@ -45,6 +45,8 @@ class SmtpdConfig:
     local_recipient_maps: str = ""
     recipient_maps: dict = attrs.field(factory=dict)  # virtual_alias_maps, ... -> their text
     resolve: object = None  # pfx.address.resolve.ResolveSettings
+    policy_default_action: str = "451 4.3.5 Server configuration problem"
+    policy_timeout: float = 100.0
     tempfail_actions: dict = attrs.field(factory=dict)  # "address" / "helo" -> defer_if_permit | defer | dunno
 
     def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
@@ -130,6 +132,8 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         local_recipient_maps=text("local_recipient_maps").strip(),
         recipient_maps={name: param_reader(settings)(name).strip() for name in _MAPS},
         resolve=make_resolve_settings(settings, tables),
+        policy_default_action=text("smtpd_policy_service_default_action").strip(),
+        policy_timeout=float(get("smtpd_policy_service_timeout")),
         tempfail_actions={"address": text("unknown_address_tempfail_action").strip(),
                           "helo": text("unknown_helo_hostname_tempfail_action").strip()},
     )

@@ -70,6 +70,8 @@ PARAMETERS = (
     Param("unknown_address_tempfail_action", "$reject_tempfail_action"),
     Param("unknown_helo_hostname_tempfail_action", "$reject_tempfail_action"),
     Param("maps_rbl_reject_code", "554", "int", min=400, max=599),
+    Param("smtpd_policy_service_timeout", "100s", "time", min=1),
+    Param("smtpd_policy_service_default_action", "451 4.3.5 Server configuration problem"),
     # $alias_maps belongs to local(8); until it is declared it expands to nothing.
     Param("local_recipient_maps", "proxy:unix:passwd.byname $alias_maps"),
 )

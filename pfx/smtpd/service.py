@@ -27,6 +27,7 @@ from pfx.errors import ConfigError
 from pfx.interfaces import IMailSubmitter, ITableType
 from pfx.smtp.server import ServerConnection
 from pfx.smtpd.checks import validate
+from pfx.smtpd.policy import encode_request, parse_response
 from pfx.smtpd.config import from_settings
 from pfx.smtpd.protocol import SMTPServerProtocol
 from pfx.smtpd.session import Session
@@ -170,6 +171,59 @@ def verified_name(addr: str) -> str:
     return "unknown"
 
 
+class _PolicyExchange(protocol.Protocol):
+    """One policy request on a fresh connection: write it, read until the empty line."""
+
+    def __init__(self, request: bytes, done: defer.Deferred):
+        self.request, self.done, self.buf = request, done, b""
+
+    def connectionMade(self):
+        self.transport.write(self.request)
+
+    def dataReceived(self, data):
+        self.buf += data
+        if len(self.buf) > 65536:
+            self._finish(failure=ValueError("policy response too long"))
+        elif b"\n\n" in self.buf:
+            try:
+                self._finish(parse_response(self.buf.split(b"\n\n", 1)[0]))
+            except ValueError as e:
+                self._finish(failure=e)
+
+    def _finish(self, action=None, failure=None):
+        if not self.done.called:
+            self.done.errback(failure) if failure is not None else self.done.callback(action)
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason):
+        if not self.done.called:
+            self.done.errback(reason)
+
+
+def policy_client(reactor, timeout):
+    """-> (spec, attrs) -> Deferred[action]: one connection per request (Postfix keeps them
+    open for smtpd_policy_service_max_idle; pfx does not yet)."""
+    def query(spec, attrs):
+        kind, _, where = spec.partition(":")
+        if kind == "unix":
+            endpoint = endpoints.UNIXClientEndpoint(reactor, where, timeout=timeout)
+        else:
+            if kind != "inet":
+                where = spec  # "host:port" alone means inet, as in Postfix
+            host, _, port = where.rpartition(":")
+            endpoint = endpoints.HostnameEndpoint(reactor, host.strip("[]"), int(port), timeout=timeout)
+        done = defer.Deferred()
+        connecting = endpoints.connectProtocol(endpoint, _PolicyExchange(encode_request(attrs), done))
+        connecting.addErrback(lambda f: done.called or done.errback(f))
+
+        def stop_connecting(result):
+            if not connecting.called:
+                connecting.cancel()  # timed out before the connection was even made
+            return result
+        return done.addTimeout(timeout, reactor).addBoth(stop_connecting)
+    return query
+
+
 class SmtpdFactory(protocol.Factory):
     """Builds one protocol + session per connection; counts connections per client and in all."""
 
@@ -177,6 +231,7 @@ class SmtpdFactory(protocol.Factory):
                  service_name="smtp"):
         self.config, self.context, self.log = config, context, log
         self.service_name = service_name
+        self.policy = policy_client(context.runtime.reactor, config.policy_timeout)
         self.recent = collections.defaultdict(collections.deque)  # ip -> connect times (anvil's rate)
         self.name_lookup = name_lookup
         self.clock = context.runtime.clock
@@ -197,7 +252,8 @@ class SmtpdFactory(protocol.Factory):
         client = Client(name="unknown", addr=host, port=str(getattr(addr, "port", "")))
         session = Session(conn, self.config, client, self.log, self.clock,
                           lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over,
-                          name_lookup=self.name_lookup, resolver=self.context.runtime.resolver)
+                          name_lookup=self.name_lookup, resolver=self.context.runtime.resolver,
+                          policy=self.policy)
         proto = SMTPServerProtocol(conn, session, self.clock, self.config.timeout, self.tls,
                                    on_close=lambda: self._release(host))
         proto.factory = self

@@ -22,7 +22,7 @@ from pfx.smtp.ehlo import ehlo_reply
 from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk, DataRejected, Ehlo,
                              EndOfChunk, EndOfData, Etrn, Helo, MailFrom, Noop, Quit, RcptTo, Reject, Rset,
                              StartTLS, Vrfy)
-from pfx.smtpd import access, dnschecks, restrictions  # noqa: F401  (they register the restrictions)
+from pfx.smtpd import access, dnschecks, policy, restrictions  # noqa: F401  (they register the restrictions)
 from pfx.smtpd import addr
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 
@@ -57,7 +57,7 @@ class Session:
     """Turns the machine's events into replies for one connection; see handle()."""
 
     def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
-                 over_limit=False, name_lookup=None, resolver=None):
+                 over_limit=False, name_lookup=None, resolver=None, policy=None):
         self.conn = conn
         self.config = config
         self.client = client
@@ -66,9 +66,10 @@ class Session:
         self._submitter = submitter  # () -> IMailSubmitter; raises LookupError if none
         self.over_limit = over_limit
         self._name_lookup = name_lookup  # addr -> Deferred[name or "unknown"] (smtpd_peername_lookup)
-        self.check = CheckState(config, client.name, client.addr, tables=tables, resolver=resolver)
+        self.check = CheckState(config, client.name, client.addr, tables=tables, resolver=resolver, policy=policy)
         self.access_denied: Reply | None = None
         self.timed_out = False
+        self._transactions = 0
         self.tls_info = None  # "TLSv1.3 with cipher X (256/256 bits)" once TLS is up
         self.writer = None
         self._where = None  # overrides conn.where after the body: END-OF-MESSAGE
@@ -201,6 +202,8 @@ class Session:
         self.sender = addr.internal(address) if address else ""
         self.mail_params = event.params
         self.check.sender = self.sender
+        self._transactions += 1
+        self.check.instance = f"{id(self) & 0xffffff:x}.{self._transactions}"
         if self.config.delay_reject:
             return R.MAIL_OK
         d = self._checked("MAIL", R.MAIL_OK)
@@ -406,6 +409,7 @@ class Session:
         stages = stages_for(command, self.config.delay_reject)
         self.check.command = command
         self.check.input_pending = self.conn.input_pending
+        self.check.rcpt_count = len(self.recipients)
         self.check.sasl_authenticated = self.conn.authenticated
         if not stages:
             return defer.succeed(None)

@@ -4,7 +4,9 @@ driven by Python's smtplib, swaks (plain, pipelining, STARTTLS) and smtp-source.
 import json
 import smtplib
 import socket
+import socketserver
 import subprocess
+import threading
 
 import pytest
 
@@ -13,8 +15,36 @@ from tests.conftest import ConfigDir, free_port, pfx_env, twistd_command, wait_f
 pytestmark = pytest.mark.e2e
 
 
+class PolicyHandler(socketserver.StreamRequestHandler):
+    """A tiny policy server: rejects recipient nope@..., says DUNNO to everything else."""
+
+    def handle(self):
+        while True:
+            attrs = {}
+            for line in self.rfile:
+                line = line.decode().rstrip("\n")
+                if not line:
+                    break
+                name, _, value = line.partition("=")
+                attrs[name] = value
+            if not attrs:
+                return
+            action = "REJECT policy says no" if attrs.get("recipient", "").startswith("nope@") else "DUNNO"
+            self.wfile.write(f"action={action}\n\n".encode())
+
+
 @pytest.fixture(scope="module")
-def mx(tmp_path_factory):
+def policy_port():
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), PolicyHandler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def mx(tmp_path_factory, policy_port):
     """One pfx with smtpd on a free port, STARTTLS with a fresh self-signed certificate."""
     path = tmp_path_factory.mktemp("smtpd")
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -26,8 +56,9 @@ def mx(tmp_path_factory):
         "mynetworks = 192.0.2.0/24\n"  # so that 127.0.0.1 is an outsider: relaying is refused
         "mydestination = mx.example.test, localhost\n"
         "recipient_delimiter = +\n"
-        "local_recipient_maps = inline:{ bob=1, r=1, sink=1 }\n"
-        "smtpd_recipient_restrictions = check_recipient_access inline:{ { blocked@mx.example.test = REJECT go away } }\n"
+        "local_recipient_maps = inline:{ bob=1, r=1, sink=1, nope=1 }\n"
+        "smtpd_recipient_restrictions = check_recipient_access inline:{ { blocked@mx.example.test = REJECT go away } },"
+        f" check_policy_service inet:127.0.0.1:{policy_port}\n"
         f"test_submit_directory = {path}/received\n"
         "smtpd_tls_security_level = may\nsmtpd_tls_loglevel = 1\nsmtpd_tls_received_header = yes\n"
         f"smtpd_tls_cert_file = {path}/cert.pem\nsmtpd_tls_key_file = {path}/key.pem\n"),
@@ -86,6 +117,8 @@ def test_smtplib_relay_refused_and_logged(mx):
             550, b"5.1.1 <nobody@mx.example.test>: Recipient address rejected: User unknown in local recipient table")
         assert s.rcpt("blocked@mx.example.test") == (
             554, b"5.7.1 <blocked@mx.example.test>: Recipient address rejected: go away")
+        assert s.rcpt("nope@mx.example.test") == (
+            554, b"5.7.1 <nope@mx.example.test>: Recipient address rejected: policy says no")
         assert s.rcpt("bob+tempfail@mx.example.test")[0] == 250
         code, text = s.data(b"Subject: x\r\n\r\nx\r\n")
         assert (code, text) == (451, b"4.3.0 Error: queue file write error")
