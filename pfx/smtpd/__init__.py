@@ -1,7 +1,10 @@
 """smtpd: the SMTP server program (Postfix's src/smtpd) over the sans-IO machine in pfx.smtp.
 
-Modules: plugin.py (the IServiceFactory, light), params.py (the parameters it reads),
-config.py (Settings -> SmtpdConfig), checks.py and restrictions.py (smtpd_*_restrictions),
-session.py (events -> replies, the envelope, the body), protocol.py (Twisted glue),
-service.py (listeners, connection limits, TLS).
+Modules: plugin.py (the IServiceFactory, light) and params.py (the parameters it reads);
+config.py (Settings -> SmtpdConfig) with netmatch.py (mynetworks-style lists),
+resolving.py (pfx.address settings) and addr.py (address helpers); checks.py (the
+smtpd_*_restrictions engine) with the restriction families restrictions.py (no tables),
+access.py (pfx.tables), dnschecks.py (twisted.names) and policy.py (policy delegation);
+session.py (events -> replies, the envelope, the body); protocol.py (Twisted glue);
+service.py (listeners, connection limits, TLS, the policy client).
 """

@@ -6,8 +6,13 @@ SMTPServerProtocol. Reads the certificate and key files once, at make_service ti
 file that cannot be loaded is a ConfigError naming its parameter. maxproc caps the
 concurrent connections: at the cap the listener stops accepting (new clients wait in
 the kernel's listen queue, as with Postfix's process limit) and resumes below it.
-Parameters read: inet_interfaces, inet_protocols, default_process_limit, every smtpd
-parameter in pfx.smtpd.params (via pfx.smtpd.config), smtpd_tls_* below.
+Outgoing: the client's reverse name (system resolver, off the reactor thread) and
+policy servers named by check_policy_service (their answers are untrusted text, parsed
+as access(5) results). Parameters read: inet_interfaces, inet_protocols,
+default_process_limit, smtpd_peername_lookup, smtpd_client_connection_count_limit,
+smtpd_client_connection_rate_limit, anvil_rate_time_unit, smtpd_tls_* and
+smtpd_policy_service_timeout below, and every other smtpd parameter in
+pfx.smtpd.params through pfx.smtpd.config.
 """
 
 import collections

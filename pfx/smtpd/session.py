@@ -7,7 +7,8 @@ Nothing here writes files: the message goes to the IMessageWriter that
 IMailSubmitter.open_message() returns, and 250 is sent only when its commit() fires.
 Parameters read (through SmtpdConfig): smtpd_banner, myhostname, mail_name,
 message_size_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
-smtputf8_enable, smtpd_delay_reject and the smtpd_*_restrictions lists.
+smtputf8_enable, smtpd_delay_reject, smtpd_tls_loglevel, smtpd_tls_received_header
+and the smtpd_*_restrictions lists (what those read is in checks.py's families).
 """
 
 import time
