@@ -101,7 +101,9 @@ class IMessageWriter(Interface):
         "(smtpd puts it in the Received header and the client= log line before commit)")
 
     def write(data):
-        """Append content bytes (headers and body, LF or CRLF line ends)."""
+        """Append content bytes (headers and body, LF or CRLF line ends). May return a
+        Deferred that fires when the data is taken; a caller streaming from the network
+        waits for it before writing more (smtpd stops reading meanwhile)."""
 
     def commit():
         """-> Deferred firing with the queue ID only after the file is on disk, or

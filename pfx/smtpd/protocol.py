@@ -83,13 +83,22 @@ class SMTPServerProtocol(Protocol):
             if not event.needs_reply:
                 if isinstance(event, ConnectionClosed):
                     break
-                self._session.handle(event)
+                taken = self._session.handle(event)
+                if isinstance(taken, defer.Deferred) and not taken.called:
+                    # cleanup is behind with the body: read no further until it catches up
+                    self._waiting = True
+                    taken.addBoth(self._resume)
                 continue
             self._waiting = True
             d = defer.maybeDeferred(self._session.handle, event)
             d.addErrback(self._session.internal_error)
             d.addCallback(self._answer, event)
             d.addErrback(self._crash)
+
+    def _resume(self, _):
+        self._waiting = False
+        if not self._lost:
+            self._pump()
 
     def _answer(self, reply, event):
         if self._lost:

@@ -286,14 +286,23 @@ class Session:
         return f"{head};\n\t{date}\n"
 
     def _chunk(self, event):
+        """-> None, or the writer's Deferred when it wants us to wait (backpressure)."""
+        if self.writer is None:
+            return None
+        try:
+            taken = self.writer.write(event.data)
+        except Exception as e:  # cleanup could not take it: read on, answer at the end
+            return self._write_failed(e)
+        if isinstance(taken, defer.Deferred):
+            return taken.addErrback(lambda failure: self._write_failed(failure.value))
+        return None
+
+    def _write_failed(self, error):
+        self.log.warning(f"{self.queue_id}: write error: {error}")
         if self.writer is not None:
-            try:
-                self.writer.write(event.data)
-            except Exception as e:  # cleanup could not take it: read on, answer at the end
-                self.log.warning(f"{self.queue_id}: write error: {e}")
-                self.writer.abort()
-                self.writer = None
-                self._failed = QUEUE_WRITE_ERROR
+            self.writer.abort()
+            self.writer = None
+        self._failed = QUEUE_WRITE_ERROR
         return None
 
     def _bdat(self, event):

@@ -199,3 +199,30 @@ def test_greeting_waits_for_the_client_name_and_nothing_is_answered_before():
 def test_verified_name_of_loopback():
     from pfx.smtpd.service import verified_name
     assert verified_name("127.0.0.1") in ("localhost", "unknown") or "." in verified_name("127.0.0.1")
+
+
+def test_slow_writer_holds_the_body_and_the_reply():
+    h = Harness()
+    _transaction(h)
+    writer = h.submitter.writers[0]
+    pending = []
+
+    def slow_write(data):
+        writer.data += data
+        pending.append(defer.Deferred())
+        return pending[-1]
+    writer.write = slow_write
+    h.say("Subject: x\r\n\r\nbody\r\n.\r\nNOOP\r\n")
+    assert h.out() == "" and len(pending) == 1
+    pending[0].callback(None)
+    assert h.out() == "250 2.0.0 Ok: queued as 4QID1\r\n250 2.0.0 Ok\r\n"
+
+
+def test_failed_asynchronous_write_answers_451():
+    h = Harness()
+    _transaction(h)
+    writer = h.submitter.writers[0]
+    writer.write = lambda data: defer.fail(OSError(28, "No space left on device"))
+    h.say("Subject: x\r\n\r\nbody\r\n.\r\n")
+    assert h.out() == "451 4.3.0 Error: queue file write error\r\n"
+    assert writer.aborted and not writer.committed
