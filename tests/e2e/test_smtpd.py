@@ -7,10 +7,11 @@ import socket
 import socketserver
 import subprocess
 import threading
+import time
 
 import pytest
 
-from tests.conftest import ConfigDir, free_port, pfx_env, twistd_command, wait_for_port
+from tests.conftest import ConfigDir, free_port, pfx_command, pfx_env, twistd_command, wait_for_port
 
 pytestmark = pytest.mark.e2e
 
@@ -206,3 +207,42 @@ def test_bad_certificate_path_stops_start_up(tmp_path):
     proc = subprocess.run(twistd_command(tmp_path), env=pfx_env(), capture_output=True, text=True, timeout=30)
     assert proc.returncode != 0
     assert "smtpd_tls_cert_file" in proc.stdout + proc.stderr + cfg.log_text()
+
+
+def test_with_the_real_cleanup(config_dir, run_twistd):
+    """smtpd in front of pfx's own cleanup: the queue file holds our envelope and Received header,
+    and a client that drops the connection mid-DATA leaves no file behind."""
+    port = free_port()
+    config_dir.write(main_extra="mydestination = mx.example.test\nlocal_recipient_maps =\n",
+                     master="cleanup unix n - n - 0 cleanup\n"
+                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
+    proc = run_twistd(config_dir.path)
+    wait_for_port(port, proc=proc)
+    with smtplib.SMTP("127.0.0.1", port, local_hostname="client.example.org") as s:
+        s.ehlo()
+        s.mail("alice@example.org", ["RET=HDRS"])
+        s.rcpt("bob@mx.example.test", ["NOTIFY=FAILURE"])
+        code, text = s.data(b"Subject: real\r\n\r\nbody\r\n")
+    assert code == 250
+    qid = text.decode().rsplit(" ", 1)[1]
+    incoming = config_dir.path / "var" / "spool" / "incoming"
+    assert [p.name for p in incoming.iterdir()] == [qid]
+    shown = subprocess.run([*pfx_command("postcat", "-c", str(config_dir.path), "-q", qid)], env=pfx_env(),
+                           capture_output=True, text=True, timeout=30).stdout
+    assert "sender: alice@example.org" in shown and "recipient: bob@mx.example.test" in shown
+    assert f"Received: from client.example.org (localhost [127.0.0.1])\n\tby mx.example.test (pfx) with ESMTP " \
+           f"id {qid}\n\tfor <bob@mx.example.test>; " in shown
+    config_dir.wait_for_log(f"pfx/cleanup[")
+
+    with socket.create_connection(("127.0.0.1", port)) as raw:
+        banner(raw)
+        raw.sendall(b"EHLO c\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<bob@mx.example.test>\r\nDATA\r\n")
+        reply = b""
+        while b"354 " not in reply:
+            reply += raw.recv(1024)
+        raw.sendall(b"Subject: cut short\r\n\r\nhalf a bo")
+    config_dir.wait_for_log("lost connection after DATA from localhost[127.0.0.1]")
+    deadline = time.monotonic() + 5  # cleanup removes the file off the reactor thread
+    while len(list(incoming.iterdir())) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [p.name for p in incoming.iterdir()] == [qid]
