@@ -6,7 +6,7 @@ from pfx.errors import ConfigError
 from pfx.smtp.config import ServerConfig
 from pfx.smtp.dotstuff import MODES
 from pfx.smtp.ehlo import discard_set
-from pfx.smtpd.netmatch import AddressList, DomainList
+from pfx.smtpd.netmatch import AddressList
 from pfx.smtpd.resolving import make_resolve_settings, param_reader
 
 RESTRICTION_STAGES = ("client", "helo", "sender", "relay", "recipient", "data", "end_of_data")
@@ -26,8 +26,6 @@ class SmtpdConfig:
     restrictions: dict = attrs.field(factory=dict)  # stage -> [word, ...]
     classes: dict = attrs.field(factory=dict)  # class name -> [word, ...]
     mynetworks: AddressList = AddressList([])
-    mydestination: DomainList = DomainList([])
-    relay_domains: DomainList = DomainList([])
     bare_newline_exclusions: AddressList = AddressList([])
     event_limit_exceptions: AddressList = AddressList([])
     allow_untrusted_routing: bool = False
@@ -64,6 +62,15 @@ _CODES = ("reject_code", "defer_code", "relay_domains_reject_code", "access_map_
           "unknown_virtual_mailbox_reject_code", "unknown_relay_recipient_reject_code",
           "unknown_address_reject_code", "unknown_hostname_reject_code", "maps_rbl_reject_code")
 _MAPS = ("virtual_alias_maps", "virtual_mailbox_maps", "relay_recipient_maps")
+
+
+def _client_list(settings, name, parent, tables):
+    try:
+        return AddressList.parse(settings.get_list(name), parent, tables)
+    except OSError as e:
+        where = settings.origin(name)
+        raise ConfigError(f"cannot read {e.filename}: {e.strerror}", where and where.file, where and where.line,
+                          name) from None
 
 
 def from_settings(settings, tables=None) -> SmtpdConfig:
@@ -112,11 +119,9 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         delay_reject=get("smtpd_delay_reject"),
         restrictions=stages,
         classes=classes,
-        mynetworks=AddressList.parse(settings.get_list("mynetworks"), "mynetworks" in parent),
-        mydestination=DomainList(settings.get_list("mydestination"), "mydestination" in parent),
-        relay_domains=DomainList(settings.get_list("relay_domains"), "relay_domains" in parent),
-        bare_newline_exclusions=AddressList.parse(settings.get_list("smtpd_forbid_bare_newline_exclusions")),
-        event_limit_exceptions=AddressList.parse(settings.get_list("smtpd_client_event_limit_exceptions")),
+        mynetworks=_client_list(settings, "mynetworks", "mynetworks" in parent, tables),
+        bare_newline_exclusions=_client_list(settings, "smtpd_forbid_bare_newline_exclusions", True, tables),
+        event_limit_exceptions=_client_list(settings, "smtpd_client_event_limit_exceptions", True, tables),
         allow_untrusted_routing=get("allow_untrusted_routing"),
         null_access_key=text("smtpd_null_access_lookup_key"),
         codes={c: get(c) for c in _CODES},

@@ -1,24 +1,17 @@
-"""Postfix match lists without tables: networks (mynetworks) and domains (mydestination, relay_domains).
+"""Postfix's client match lists (mynetworks, smtpd_client_event_limit_exceptions, ...): pure.
 
-Pure. Elements are matched in order and ``!element`` negates (match_list.c). ``/file``
-and ``type:table`` elements need pfx.tables and are skipped here with a note in
-``unsupported``, so a caller can warn once; they never match.
+Elements are matched in order and ``!element`` negates (match_list.c): networks
+(``192.0.2.0/24``, ``[2001:db8::]/32``, bare addresses), host name patterns
+(``example.com``, ``.example.com``), ``/file`` (more elements, one or more a line,
+read once when the list is built) and ``type:table`` (looked up with the client name,
+then its address, through the table registry given; any value is a match).
 """
 
 import ipaddress
 
 
-def _is_table_or_file(element: str) -> bool:
-    return element.startswith("/") or (":" in element and not element.startswith("[")
-                                      and not _looks_like_ip(element))
-
-
-def _looks_like_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_network(text.strip("[]").replace("]/", "/"), strict=False)
-        return True
-    except ValueError:
-        return False
+def _is_table(element: str) -> bool:
+    return ":" in element and not element.startswith("[") and parse_network(element) is None
 
 
 def parse_network(element: str):
@@ -39,54 +32,45 @@ def domain_matches(domain: str, pattern: str, parent: bool) -> bool:
     return domain == pattern or (parent and domain.endswith("." + pattern))
 
 
-class DomainList:
-    """A domain list such as mydestination or relay_domains."""
-
-    def __init__(self, elements, parent_matches: bool = False):
-        self.elements = [e for e in elements if e]
-        self.parent = parent_matches
-        self.unsupported = [e.lstrip("!") for e in self.elements if _is_table_or_file(e.lstrip("!"))]
-
-    def match(self, domain: str) -> bool:
-        if not domain:
-            return False
-        for element in self.elements:
-            negate = element.startswith("!")
-            pattern = element.lstrip("!")
-            if _is_table_or_file(pattern):
-                continue
-            if domain_matches(domain, pattern, self.parent):
-                return not negate
-        return False
-
-    def __eq__(self, other):
-        return isinstance(other, DomainList) and (self.elements, self.parent) == (other.elements, other.parent)
-
-    def __repr__(self):
-        return f"DomainList({self.elements!r})"
+def _file_elements(path: str) -> list[str]:
+    elements = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.split("#", 1)[0]
+            elements.extend(w for w in line.replace(",", " ").split() if w)
+    return elements
 
 
 class AddressList:
-    """A client list such as mynetworks: networks, bare addresses, host name patterns."""
+    """A client list: ``match(addr, name)`` says whether the client is listed."""
 
     def __init__(self, items, parent_matches: bool = True, unsupported=()):
-        self.items = list(items)  # (negate, ip_network | str)
+        self.items = list(items)  # (negate, ip_network | pattern str | ILookupTable)
         self.parent = parent_matches
-        self.unsupported = list(unsupported)
+        self.unsupported = list(unsupported)  # table elements without a registry
 
     @classmethod
-    def parse(cls, elements, parent_matches: bool = True) -> "AddressList":
+    def parse(cls, elements, parent_matches: bool = True, tables=None) -> "AddressList":
+        """Raises OSError for a ``/file`` that cannot be read (the caller names the parameter)."""
         items, unsupported = [], []
-        for element in elements:
+        pending = list(elements)
+        while pending:
+            element = pending.pop(0)
             negate = element.startswith("!")
             text = element.lstrip("!")
-            net = parse_network(text) if ("/" in text and not text.startswith("/")) or _looks_like_ip(text) \
-                else None
+            if not text:
+                continue
+            net = parse_network(text)
             if net is not None:
                 items.append((negate, net))
-            elif _is_table_or_file(text):
-                unsupported.append(text)
-            elif text:
+            elif text.startswith("/"):
+                pending[:0] = [("!" if negate else "") + e for e in _file_elements(text)]
+            elif _is_table(text):
+                if tables is None:
+                    unsupported.append(text)
+                else:
+                    items.append((negate, tables.open(text)))
+            else:
                 items.append((negate, text))
         return cls(items, parent_matches, unsupported)
 
@@ -97,11 +81,15 @@ class AddressList:
             ip = None
         if ip is not None and ip.version == 6 and ip.ipv4_mapped is not None:
             ip = ip.ipv4_mapped
+        known_name = bool(name) and name != "unknown"
         for negate, item in self.items:
             if isinstance(item, str):
-                hit = bool(name) and name != "unknown" and domain_matches(name, item, self.parent)
-            else:
+                hit = known_name and domain_matches(name, item, self.parent)
+            elif isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
                 hit = ip is not None and ip.version == item.version and ip in item
+            else:
+                keys = ([name] if known_name else []) + ([str(ip)] if ip is not None else [])
+                hit = any(_found(item, key) for key in keys)
             if hit:
                 return not negate
         return False
@@ -111,3 +99,9 @@ class AddressList:
 
     def __repr__(self):
         return f"AddressList({self.items!r})"
+
+
+def _found(table, key) -> bool:
+    # A network table answering with a Deferred cannot be waited for here: not listed.
+    value = table.lookup(key)
+    return value is not None and not hasattr(value, "addCallback")

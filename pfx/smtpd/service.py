@@ -361,11 +361,6 @@ def make_service(entry, context):
     tls = tls_options(settings)
     wrapped = bool(settings.get("smtpd_tls_wrappermode"))
     log = context.logger("smtpd")
-    for name, unsupported in (("mynetworks", config.mynetworks.unsupported),
-                              ("mydestination", config.mydestination.unsupported),
-                              ("relay_domains", config.relay_domains.unsupported)):
-        if unsupported:
-            log.warning(f"{name}: table and file elements are not supported yet: {', '.join(unsupported)}")
     if context.runtime.resolver is None:
         words = {w.lower() for ws in list(config.restrictions.values()) + list(config.classes.values()) for w in ws}
         dns_words = sorted(w for w in words if w.startswith(("reject_unknown_", "reject_rbl_", "reject_rhsbl_")))
