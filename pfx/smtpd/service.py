@@ -19,6 +19,7 @@ import collections
 import ipaddress
 import re
 import socket
+import sys
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -312,22 +313,42 @@ class SmtpdService(Service):
         self._listening = None
 
     def privilegedStartService(self):
+        """At start-up (before privileges drop): a port that cannot be bound stops pfx,
+        as it stops Postfix's master."""
         super().privilegedStartService()
-        self._listening = [ep.listen(self.factory).addCallbacks(self._bound, self._bind_failed, errbackArgs=(ep,))
-                           for ep in self.endpoints]
+        problem = self._listen()
+        if problem is not None:
+            self.log.fatal(problem)
+            sys.stderr.write(f"pfx/smtpd: fatal: {problem}\n")
+            raise SystemExit(1)
+
+    def _listen(self):
+        """Listen on every endpoint; -> the first bind failure's text, or None."""
+        self._listening = []
+        for ep in self.endpoints:
+            d = ep.listen(self.factory)
+            failed = []
+            d.addErrback(failed.append)
+            if failed:  # TCP binds fail at once
+                return f"bind {getattr(ep, '_interface', '')} port {getattr(ep, '_port', '')}: " \
+                       f"{failed[0].getErrorMessage()}"
+            self._listening.append(d.addCallbacks(self._bound, self._bind_failed, errbackArgs=(ep,)))
+        return None
 
     def _bound(self, port):
         self.factory.ports.append(port)
         return port
 
     def _bind_failed(self, failure, ep):
-        self.log.fatal(f"bind {getattr(ep, '_interface', '')} port {getattr(ep, '_port', '')}: "
+        self.log.error(f"bind {getattr(ep, '_interface', '')} port {getattr(ep, '_port', '')}: "
                        f"{failure.getErrorMessage()}")
         return None
 
     def startService(self):
-        if self._listening is None:
-            self.privilegedStartService()
+        if self._listening is None:  # added by a reload: other services keep running
+            problem = self._listen()
+            if problem is not None:
+                self.log.error(problem)
         super().startService()
 
     def stopService(self):

@@ -246,3 +246,16 @@ def test_with_the_real_cleanup(config_dir, run_twistd):
     while len(list(incoming.iterdir())) > 1 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [p.name for p in incoming.iterdir()] == [qid]
+
+
+def test_port_in_use_stops_start_up(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        cfg = ConfigDir(tmp_path)
+        cfg.write(master=f"127.0.0.1:{port} inet n - n - - smtpd\n")
+        proc = subprocess.run(twistd_command(tmp_path), env=pfx_env(), capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 1
+    assert f"pfx/smtpd: fatal: bind 127.0.0.1 port {port}: " in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
