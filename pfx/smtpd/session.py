@@ -12,7 +12,6 @@ and the smtpd_*_restrictions lists (what those read is in checks.py's families).
 """
 
 import re
-import time
 
 import attrs
 from twisted.internet import defer
@@ -27,6 +26,7 @@ from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, D
 from pfx.smtpd import access, dnschecks, policy, restrictions  # noqa: F401  (they register the restrictions)
 from pfx.smtpd import addr
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
+from pfx.smtpd.received import received_header
 
 QUEUE_WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
 INTERNAL_ERROR = Reply(451, Dsn("4.3.0"), "Error: internal error")
@@ -37,18 +37,6 @@ OVER_LIMIT = "{host} Error: too many connections from {addr}"
 _MAIL_FROM = re.compile(r"FROM:\s*<([^>]*)>", re.I)
 _NOTIFY = re.compile(r"\bNOTIFY=(\S*)", re.I)
 _NOTIFY_WORDS = ("NEVER", "SUCCESS", "FAILURE", "DELAY")
-
-
-def mail_date(when: float) -> str:
-    """Postfix's mail_date(): ``Wed,  5 Nov 2026 09:56:24 +0000 (UTC)`` (day space-padded)."""
-    tm = time.localtime(when)
-    days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-    months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    off = tm.tm_gmtoff // 60
-    sign = "-" if off < 0 else "+"
-    return (f"{days[tm.tm_wday]}, {tm.tm_mday:2d} {months[tm.tm_mon - 1]} {tm.tm_year} "
-            f"{tm.tm_hour:02d}:{tm.tm_min:02d}:{tm.tm_sec:02d} {sign}{abs(off) // 60:02d}{abs(off) % 60:02d} "
-            f"({tm.tm_zone})")
 
 
 def reply_text(reply: Reply) -> str:
@@ -278,18 +266,12 @@ class Session:
                         smtputf8=bool(params and params.smtputf8), arrival=self.clock.seconds())
 
     def received_header(self) -> str:
-        """``Received: from HELO (NAME [ADDR])\\n\\tby HOST (pfx) with ESMTP id QID\\n\\tfor <rcpt>; DATE\\n``."""
         c = self.config
-        ip = self.client.addr
-        shown = f"IPv6:{ip}" if ":" in ip else ip
-        head = f"Received: from {self.check.helo or self.client.name} ({self.client.name} [{shown}])\n"
-        if c.tls_received_header and self.tls_info and self.conn.tls_active:
-            head += f"\t(using {self.tls_info})\n\t(No client certificate requested)\n"
-        head += f"\tby {c.myhostname} ({c.mail_name}) with {self.protocol_name()} id {self.queue_id}"
-        date = mail_date(self.clock.seconds())
-        if len(self.recipients) == 1:
-            return f"{head}\n\tfor <{self.first_rcpt_text}>; {date}\n"
-        return f"{head};\n\t{date}\n"
+        tls = self.tls_info if c.tls_received_header and self.conn.tls_active else None
+        return received_header(helo=self.check.helo, name=self.client.name, addr=self.client.addr,
+                               myhostname=c.myhostname, mail_name=c.mail_name, protocol=self.protocol_name(),
+                               queue_id=self.queue_id, recipient=self.first_rcpt_text if len(self.recipients) == 1
+                               else None, when=self.clock.seconds(), tls_info=tls)
 
     def _chunk(self, event):
         """-> None, or the writer's Deferred when it wants us to wait (backpressure)."""

@@ -116,7 +116,8 @@ def test_replies_match_postfix(make_postfix, config_dir, run_twistd):  # noqa: F
 
 # The lines of the port probes (wait_for_port's, and the peer module's QUIT), which may
 # interleave with the dialogue's.
-_PROBE = re.compile(r"^(connect from |lost connection after CONNECT |disconnect from \S+ (commands=0|quit=1 commands=1)$)")
+_PROBE = re.compile(r"^(connect from |lost connection after CONNECT |"
+                    r"disconnect from \S+ (commands=0|quit=1 commands=1)$)")
 
 
 def smtpd_lines(maillog, name):

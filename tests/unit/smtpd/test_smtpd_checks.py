@@ -1,4 +1,4 @@
-"""Each restriction, the list semantics (permit ends a list, classes, defer_if_*, warn_if_reject) and the relay matrix."""
+"""Each restriction, list semantics (permit ends a list, classes, defer_if_*, warn_if_reject), the relay matrix."""
 
 import pytest
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from pfx.smtpd.session import mail_date
+from pfx.smtpd.received import mail_date
 from tests.unit.smtpd.smtpd_helpers import Harness
 
 
