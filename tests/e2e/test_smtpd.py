@@ -54,7 +54,7 @@ def mx(tmp_path_factory, policy_port):
     port, limited, capped, wrapped = free_port(), free_port(), free_port(), free_port()
     cfg = ConfigDir(path)
     cfg.write(main_extra=(
-        "mynetworks = 192.0.2.0/24\n"  # so that 127.0.0.1 is an outsider: relaying is refused
+        "mynetworks = 192.0.2.0/24\nmessage_size_limit = 20000000\n"  # so that 127.0.0.1 is an outsider: relaying is refused
         "mydestination = mx.example.test, localhost\n"
         "recipient_delimiter = +\n"
         "local_recipient_maps = inline:{ bob=1, r=1, sink=1, nope=1 }\n"
@@ -153,6 +153,15 @@ def test_swaks_starttls(mx):
     mx.wait_for_log("Anonymous TLS connection established from localhost[127.0.0.1]: TLSv1.")
     assert env["client"]["protocol"] == "ESMTPS"
     mx.wait_for_log("disconnect from localhost[127.0.0.1] ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7")
+
+
+def test_swaks_ten_megabyte_attachment(mx, tmp_path):
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(bytes(range(256)) * (10 * 1024 * 1024 // 256))
+    out = swaks(mx, "--attach", f"@{blob}", "--pipeline").stdout
+    qid = out.split("Ok: queued as ")[1].split()[0]
+    body, _ = stored(mx, qid)
+    assert len(body) > 13_000_000  # base64 of 10 MiB, line by line
 
 
 def test_swaks_wrappermode(mx):
