@@ -120,11 +120,13 @@ def tls_options(settings):
         raise _error(settings, key_param, f"cannot load the private key: {e or type(e).__name__}") from None
     try:
         certs = x509.load_pem_x509_certificates(cert_pem)
+        # With encrypt, TLS is mandatory and the mandatory_* variants apply (as in Postfix).
+        prefix = "smtpd_tls_mandatory_" if level == "encrypt" else "smtpd_tls_"
         kwargs = {}
-        floor = _protocol_floor(settings.get_str("smtpd_tls_protocols"))
+        floor = _protocol_floor(settings.get_str(prefix + "protocols"))
         if floor is not None and _ORDER.index(floor) > _ORDER.index(ssl.TLSVersion.TLSv1_2):
             kwargs["raiseMinimumTo"] = floor
-        if settings.get_str("smtpd_tls_ciphers").strip().lower() == "high":
+        if settings.get_str(prefix + "ciphers").strip().lower() == "high":
             kwargs["acceptableCiphers"] = ssl.AcceptableCiphers.fromOpenSSLCipherString(
                 "HIGH:!aNULL:!eNULL:!MD5")
         options = ssl.CertificateOptions(privateKey=key, certificate=certs[0], extraCertChain=certs[1:],

@@ -16,6 +16,16 @@ from tests.conftest import ConfigDir, free_port, pfx_command, pfx_env, twistd_co
 pytestmark = pytest.mark.e2e
 
 
+def free_port6():
+    """A free port on ::1, or None when this host has no IPv6 loopback."""
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+            return s.getsockname()[1]
+    except OSError:
+        return None
+
+
 class PolicyHandler(socketserver.StreamRequestHandler):
     """A tiny policy server: rejects recipient nope@..., says DUNNO to everything else."""
 
@@ -52,6 +62,7 @@ def mx(tmp_path_factory, policy_port):
                     "-nodes", "-keyout", str(path / "key.pem"), "-out", str(path / "cert.pem"), "-days", "1",
                     "-subj", "/CN=mx.example.test"], check=True, capture_output=True)
     port, limited, capped, wrapped = free_port(), free_port(), free_port(), free_port()
+    v6 = free_port6()
     cfg = ConfigDir(path)
     cfg.write(main_extra=(
         "mynetworks = 192.0.2.0/24\nmessage_size_limit = 20000000\n"  # so that 127.0.0.1 is an outsider: relaying is refused
@@ -67,12 +78,13 @@ def mx(tmp_path_factory, policy_port):
                 f"127.0.0.1:{port} inet n - n - - smtpd\n"
                 f"127.0.0.1:{limited} inet n - n - - smtpd\n  -o smtpd_client_connection_count_limit=1\n"
                 f"127.0.0.1:{capped} inet n - n - 1 smtpd\n"
-                f"127.0.0.1:{wrapped} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n"))
+                f"127.0.0.1:{wrapped} inet n - n - - smtpd\n  -o smtpd_tls_wrappermode=yes\n"
+                + (f"[::1]:{v6} inet n - n - - smtpd\n" if v6 else "")))
     proc = subprocess.Popen(twistd_command(path), env=pfx_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_port(port, proc=proc)
-        cfg.port, cfg.limited, cfg.capped, cfg.wrapped = port, limited, capped, wrapped
+        cfg.port, cfg.limited, cfg.capped, cfg.wrapped, cfg.v6 = port, limited, capped, wrapped, v6
         cfg.received = path / "received"
         yield cfg
     finally:
@@ -106,6 +118,20 @@ def test_smtplib_message_is_queued_with_received_header(mx):
     assert [r["address"] for r in env["recipients"]] == ["bob@mx.example.test"]
     mx.wait_for_log(f"{qid}: client=localhost[127.0.0.1]")
     mx.wait_for_log("disconnect from localhost[127.0.0.1] ehlo=1 mail=1 rcpt=1 data=1 quit=1 commands=5")
+
+
+def test_ipv6_listener(mx):
+    if not mx.v6:
+        pytest.skip("no IPv6 loopback")
+    with smtplib.SMTP("::1", mx.v6, local_hostname="client.example.org") as s:
+        s.ehlo()
+        s.mail("alice@example.org")
+        s.rcpt("bob@mx.example.test")
+        code, text = s.data(b"Subject: six\r\n\r\nx\r\n")
+    assert code == 250
+    body, env = stored(mx, text.decode().rsplit(" ", 1)[1])
+    assert env["client"]["addr"] == "::1"
+    assert b" [IPv6:::1])\n" in body.split(b"\n\tby", 1)[0] + b"\n"
 
 
 def test_smtplib_relay_refused_and_logged(mx):
