@@ -20,6 +20,7 @@ class SmtpdConfig:
     myhostname: str = "localhost"
     mail_name: str = "pfx"
     banner: str = "localhost ESMTP pfx"
+    reject_footer: str = ""
     timeout: float = 300.0
     server: ServerConfig = ServerConfig()
     delay_reject: bool = True
@@ -114,6 +115,7 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         myhostname=hostname,
         mail_name=text("mail_name"),
         banner=text("smtpd_banner"),
+        reject_footer=text("smtpd_reject_footer").strip(),
         timeout=float(get("smtpd_timeout")),
         server=server,
         delay_reject=get("smtpd_delay_reject"),

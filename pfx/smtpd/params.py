@@ -6,6 +6,7 @@ from pfx.plugin import Param
 # the values they give on an unstressed server at compatibility_level >= 1.
 PARAMETERS = (
     Param("smtpd_banner", "$myhostname ESMTP $mail_name"),
+    Param("smtpd_reject_footer", "", "raw"),  # its $names are session values, not parameters
     Param("smtpd_timeout", "300s", "time", min=1),
     Param("smtpd_helo_required", "no", "bool"),
     Param("smtpd_peername_lookup", "yes", "bool"),

@@ -12,6 +12,7 @@ and the smtpd_*_restrictions lists (what those read is in checks.py's families).
 """
 
 import re
+import time
 
 import attrs
 from twisted.internet import defer
@@ -119,7 +120,8 @@ class Session:
         if self.over_limit:
             why = self.over_limit if isinstance(self.over_limit, str) else "Connection concurrency limit exceeded"
             self.log.warning(why.replace("{namaddr}", self.namaddr))
-            return Reply(421, Dsn("4.7.0"), OVER_LIMIT.format(host=self.config.myhostname, addr=self.client.addr))
+            return self.footer(Reply(421, Dsn("4.7.0"),
+                                     OVER_LIMIT.format(host=self.config.myhostname, addr=self.client.addr)))
         banner = Reply(220, None, self.config.banner)
         if self.config.delay_reject:
             return banner
@@ -145,7 +147,7 @@ class Session:
     def timeout_reply(self) -> Reply:
         self.timed_out = True
         self.log.info(f"timeout after {self.where} from {self.namaddr}")
-        return R.timeout(self.config.myhostname)
+        return self.footer(R.timeout(self.config.myhostname))
 
     def internal_error(self, failure) -> Reply:
         self.log.warning(f"{self.namaddr}: internal error: {failure.getErrorMessage()}")
@@ -167,7 +169,24 @@ class Session:
             self._where = None  # a new command: conn.where names it again
         if handler is None:
             return INTERNAL_ERROR if event.needs_reply else None
-        return handler(self, event)
+        result = handler(self, event)
+        if not event.needs_reply or not self.config.reject_footer:
+            return result
+        if isinstance(result, defer.Deferred):
+            return result.addCallback(self.footer)
+        return self.footer(result)
+
+    def footer(self, reply):
+        """smtpd_reject_footer after a 4xx/5xx reply ($client_address, ... filled in)."""
+        template = self.config.reject_footer
+        if not template or reply is None or reply.code < 400:
+            return reply
+        values = {"client_address": self.client.addr, "client_name": self.client.name,
+                  "client_port": self.client.port, "server_name": self.config.myhostname,
+                  "localtime": time.strftime("%b %e %H:%M:%S", time.localtime(self.clock.seconds()))}
+        text = re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda m: values.get(m.group(1) or m.group(2), m.group(0)), template)
+        joined = reply.text + text[2:] if text.startswith("\\c") else reply.text + "\n" + text
+        return Reply(reply.code, reply.dsn, joined.replace("\\n", "\n"))
 
     # -- commands ---------------------------------------------------------------
 

@@ -324,3 +324,14 @@ def test_client_text_in_the_received_header_is_made_printable():
     head = h.submitter.writers[0].data.decode().split("\n")
     assert head[0] == "Received: from bad?name (client.example.org [127.0.0.1])"
     assert head[2].startswith("\tfor <b?@mx.example.test>; ")
+
+
+def test_reject_footer():
+    h = started(addr="192.0.2.8", smtpd_reject_footer=r"\c; ask $server_name about $client_address")
+    h.ask("EHLO c")
+    h.ask("MAIL FROM:<a@example.org>")
+    assert h.ask("RCPT TO:<x@elsewhere.example>") == \
+        ["454 4.7.1 <x@elsewhere.example>: Relay access denied; ask mx.example.test about 192.0.2.8"]
+    assert h.ask("NOOP") == ["250 2.0.0 Ok"]
+    h2 = started(smtpd_reject_footer="Call 555-0101.")
+    assert h2.ask("BOGUS") == ["502-5.5.2 Error: command not recognized", "502 5.5.2 Call 555-0101."]
