@@ -27,6 +27,7 @@ from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, D
 from pfx.smtpd import access, dnschecks, policy, restrictions  # noqa: F401  (they register the restrictions)
 from pfx.smtpd import addr
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
+from pfx.smtpd.footer import apply_footer
 from pfx.smtpd.received import received_header
 
 QUEUE_WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
@@ -177,16 +178,13 @@ class Session:
         return self.footer(result)
 
     def footer(self, reply):
-        """smtpd_reject_footer after a 4xx/5xx reply ($client_address, ... filled in)."""
-        template = self.config.reject_footer
-        if not template or reply is None or reply.code < 400:
+        """smtpd_reject_footer after a 4xx/5xx reply."""
+        if not self.config.reject_footer:
             return reply
         values = {"client_address": self.client.addr, "client_name": self.client.name,
                   "client_port": self.client.port, "server_name": self.config.myhostname,
                   "localtime": time.strftime("%b %e %H:%M:%S", time.localtime(self.clock.seconds()))}
-        text = re.sub(r"\$(\w+)|\$\{(\w+)\}", lambda m: values.get(m.group(1) or m.group(2), m.group(0)), template)
-        joined = reply.text + text[2:] if text.startswith("\\c") else reply.text + "\n" + text
-        return Reply(reply.code, reply.dsn, joined.replace("\\n", "\n"))
+        return apply_footer(reply, self.config.reject_footer, values)
 
     # -- commands ---------------------------------------------------------------
 
