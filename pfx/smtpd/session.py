@@ -11,7 +11,6 @@ smtputf8_enable, smtpd_delay_reject, smtpd_tls_loglevel, smtpd_tls_received_head
 and the smtpd_*_restrictions lists (what those read is in checks.py's families).
 """
 
-import re
 import time
 
 import attrs
@@ -28,22 +27,13 @@ from pfx.smtpd import access, dnschecks, policy, restrictions  # noqa: F401  (th
 from pfx.smtpd import addr
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 from pfx.smtpd.footer import apply_footer
+from pfx.smtpd.logtext import log_tail, machine_reject_line, reply_text
 from pfx.smtpd.received import received_header
 
 QUEUE_WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
 INTERNAL_ERROR = Reply(451, Dsn("4.3.0"), "Error: internal error")
 SMTPUTF8_REQUIRED = Reply(553, Dsn("5.6.7"), "Must declare SMTPUTF8 to send unicode address")
 OVER_LIMIT = "{host} Error: too many connections from {addr}"
-
-
-_MAIL_FROM = re.compile(r"FROM:\s*<([^>]*)>", re.I)
-_NOTIFY = re.compile(r"\bNOTIFY=(\S*)", re.I)
-_NOTIFY_WORDS = ("NEVER", "SUCCESS", "FAILURE", "DELAY")
-
-
-def reply_text(reply: Reply) -> str:
-    """A reply as one log-line fragment: ``554 5.7.1 text``."""
-    return str(reply).replace("\n", " ")
 
 
 def _ascii(text: str) -> bool:
@@ -399,27 +389,10 @@ class Session:
         return R.AUTH_NOT_ENABLED
 
     def _reject(self, event):
-        reply = event.reply
-        if reply == R.FORBIDDEN_COMMAND:
-            self.log.warning(f"non-SMTP command from {self.namaddr}: {R.printable(event.command)}")
-        elif reply.code == 421 and "too many errors" in reply.text:
-            self.log.info(f"too many errors after {self.where} from {self.namaddr}")
-        elif reply == R.PIPELINING_SYNC:
-            self.log.info(f"improper command pipelining after {self.where} from {self.namaddr}: "
-                          f"{R.printable(event.command)}")
-        elif reply in (R.SIZE_EXCEEDS_LIMIT, R.SIZE_EXCEEDS_FS):
-            # Postfix logs this one as a policy reject (smtpd_check_size), with the sender.
-            m = _MAIL_FROM.search(event.command)
-            sender = addr.internal(R.printable(m.group(1), 1000)) if m else None
-            self.log.info(f"NOQUEUE: reject: MAIL from {self.namaddr}: {reply_text(reply)}; "
-                          f"{self._log_tail(sender=sender, recipient=None)}")
-        elif reply == R.BAD_NOTIFY:
-            m = _NOTIFY.search(event.command)
-            if m:
-                bad = next((w for w in m.group(1).split(",") if w.upper() not in _NOTIFY_WORDS), m.group(1))
-                self.log.warning(f'unknown DSN NOTIFY command value "{R.printable(bad)}" in '
-                                 f'"{R.printable(m.group(1))}"')
-        return reply
+        line = machine_reject_line(event, self.namaddr, self.where, self.check.esmtp, self.check.helo)
+        if line is not None:
+            getattr(self.log, line[0])(line[1])
+        return event.reply
 
     def _closed(self, event):
         return None
@@ -463,19 +436,8 @@ class Session:
         qid = self.queue_id or "NOQUEUE"
         self.log.info(f"{qid}: {what}: {command} from {self.namaddr}: {reply_text(reply)}; {self._log_tail()}")
 
-    def _log_tail(self, **override) -> str:
-        """``from=<s> to=<r> proto=ESMTP helo=<h>``, as far as they are known."""
-        sender = override.get("sender", self.check.sender)
-        recipient = override.get("recipient", self.check.recipient)
-        parts = []
-        if sender is not None:
-            parts.append(f"from=<{sender}>")
-        if recipient is not None:
-            parts.append(f"to=<{recipient}>")
-        parts.append(f"proto={'ESMTP' if self.check.esmtp else 'SMTP'}")
-        if self.check.helo is not None:
-            parts.append(f"helo=<{self.check.helo}>")
-        return " ".join(parts)
+    def _log_tail(self) -> str:
+        return log_tail(self.check.sender, self.check.recipient, self.check.esmtp, self.check.helo)
 
 
 _DISPATCH = {
