@@ -6,7 +6,6 @@ resolving.py (pfx.address settings) and addr.py (address helpers); checks.py (th
 smtpd_*_restrictions engine) with the restriction families restrictions.py (no tables),
 access.py (pfx.tables), dnschecks.py (twisted.names) and policy.py (policy delegation);
 session.py (events -> replies, the envelope, the body) with received.py (the Received
-header), footer.py (smtpd_reject_footer) and logtext.py (log line shapes); protocol.py
-(Twisted glue);
-service.py (listeners, connection limits, TLS, the policy client).
+header), footer.py (smtpd_reject_footer) and logtext.py (log line shapes);
+protocol.py (Twisted glue); service.py (listeners, connection limits, TLS, policy client).
 """
