@@ -1,5 +1,8 @@
 """pfx's built-in plugins, registered exactly as a third party registers its own."""
 
 from pfx.agents.simple import discard, error, retry
+from pfx.bounce.plugin import BounceFactory
 
-__all__ = ["discard", "error", "retry"]
+bounce = BounceFactory()
+
+__all__ = ["bounce", "discard", "error", "retry"]
