@@ -234,8 +234,11 @@ def original_chunks(n: Notice, open_content, chunk_size=CHUNK_SIZE):
         if n.undelivered:
             what = "Undelivered " + what
         ctype = "message/rfc822" if full else "text/rfc822-headers"
+        # the queue file has no Return-Path:, so the returned copy gets one, as in Postfix
+        return_path = n.sender or qualify("MAILER-DAEMON", n.myorigin)
         yield (f"\n--{b}\nContent-Description: {what}\nContent-Type: {ctype}\n"
-               "Content-Transfer-Encoding: 8bit\n\n").encode()
+               f"Content-Transfer-Encoding: 8bit\n\nReturn-Path: <{return_path}>\n"
+               ).encode("utf-8", "surrogateescape")
         last = b"\n"
         for buf in (_copy_all if full else _copy_headers)(reader, chunk_size):
             last = buf[-1:]
