@@ -287,11 +287,11 @@ class Notifier:
                 written = writer.write(chunk)
                 if isinstance(written, defer.Deferred):
                     yield written  # cleanup's flow control
-            qid = yield writer.commit()
         except BaseException:
             chunks.close()
             yield defer.maybeDeferred(writer.abort).addErrback(lambda _: None)
             raise
+        qid = yield writer.commit()  # a refusal leaves nothing behind: nothing to abort
         return str(qid)
 
 
