@@ -22,6 +22,7 @@ import time
 
 import attrs
 
+from pfx.address.quote import quote_822_local
 from pfx.bounce.template import Template
 
 CHUNK_SIZE = 65536
@@ -50,6 +51,17 @@ def wrap(text: str, length: int = WRAP_LENGTH, indent: int = WRAP_INDENT) -> lis
             current = candidate
     lines.append(current.rstrip())
     return [lines[0]] + [" " * indent + line for line in lines[1:]]
+
+
+def line(value) -> str:
+    """One header-safe line: CR and LF from logs or remote replies become spaces."""
+    text = "" if value is None else str(value)
+    return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
+def addr(address: str) -> str:
+    """An address in a header or report: external form, one line."""
+    return quote_822_local(line(address)) if address else ""
 
 
 def qualify(address: str, origin: str) -> str:
@@ -116,7 +128,7 @@ def head_text(n: Notice, records) -> str:
         f"Date: {mail_date(n.now)}",
         f"From: {from_header(n.template.sender, n.myorigin)}",
         f"Subject: {n.subject}",
-        f"To: {n.to}",
+        f"To: {addr(n.to)}",
         f"Auto-Submitted: {'auto-generated' if n.postmaster else 'auto-replied'}",
         "MIME-Version: 1.0",
         "Content-Type: multipart/report; report-type=delivery-status;",
@@ -137,10 +149,10 @@ def head_text(n: Notice, records) -> str:
     for rec in records:
         rcpt = rec.status.recipient
         if rcpt.orig and rcpt.orig.lower() != rcpt.address.lower():
-            who = f"<{rcpt.address}> (expanded from <{rcpt.orig}>)"
+            who = f"<{addr(rcpt.address)}> (expanded from <{addr(rcpt.orig)}>)"
         else:
-            who = f"<{rcpt.address}>"
-        out += [""] + wrap(f"{who}: {rec.status.text}")
+            who = f"<{addr(rcpt.address)}>"
+        out += [""] + wrap(f"{who}: {line(rec.status.text)}")
     out += ["", f"--{b}", "Content-Description: Delivery report",
             "Content-Type: message/delivery-status", ""]
     out += report_fields(n, records)
@@ -151,25 +163,25 @@ def report_fields(n: Notice, records) -> list:
     """The message/delivery-status body (RFC 3464 section 2.2 and 2.3), without ending."""
     out = [f"Reporting-MTA: dns; {n.myhostname}"]
     if n.envid:
-        out.append(f"Original-Envelope-Id: {n.envid}")
+        out.append(f"Original-Envelope-Id: {line(n.envid)}")
     out.append(f"X-Postfix-Queue-ID: {n.queue_id}")
-    out.append(f"X-Postfix-Sender: rfc822; {n.sender or qualify('MAILER-DAEMON', n.myorigin)}")
+    out.append(f"X-Postfix-Sender: rfc822; {addr(n.sender) or qualify('MAILER-DAEMON', n.myorigin)}")
     if n.arrival:
         out.append(f"Arrival-Date: {mail_date(n.arrival)}")
     for rec in records:
         st, rcpt = rec.status, rec.status.recipient
-        out += ["", f"Final-Recipient: rfc822; {rcpt.address}"]
+        out += ["", f"Final-Recipient: rfc822; {addr(rcpt.address)}"]
         if rcpt.orcpt:
-            out.append(f"Original-Recipient: {rcpt.orcpt}")
+            out.append(f"Original-Recipient: {line(rcpt.orcpt)}")
         elif rcpt.orig:
-            out.append(f"Original-Recipient: rfc822; {rcpt.orig}")
+            out.append(f"Original-Recipient: rfc822; {addr(rcpt.orig)}")
         out += [f"Action: {n.action or rec.action}", f"Status: {st.dsn.code}"]
         if rec.mta_name:
-            out.append(f"Remote-MTA: {rec.mta_type or 'dns'}; {rec.mta_name}")
+            out.append(f"Remote-MTA: {line(rec.mta_type) or 'dns'}; {line(rec.mta_name)}")
         if rec.diag_type and st.remote_reply:
-            out.append(f"Diagnostic-Code: {rec.diag_type}; {st.remote_reply}")
+            out.append(f"Diagnostic-Code: {line(rec.diag_type)}; {line(st.remote_reply)}")
         else:
-            out.append(f"Diagnostic-Code: X-Postfix; {st.text}")
+            out.append(f"Diagnostic-Code: X-Postfix; {line(st.text)}")
         if n.will_retry_until is not None:
             out.append(f"Will-Retry-Until: {mail_date(n.will_retry_until)}")
     return out
@@ -235,7 +247,7 @@ def original_chunks(n: Notice, open_content, chunk_size=CHUNK_SIZE):
             what = "Undelivered " + what
         ctype = "message/rfc822" if full else "text/rfc822-headers"
         # the queue file has no Return-Path:, so the returned copy gets one, as in Postfix
-        return_path = n.sender or qualify("MAILER-DAEMON", n.myorigin)
+        return_path = addr(n.sender) or qualify("MAILER-DAEMON", n.myorigin)
         yield (f"\n--{b}\nContent-Description: {what}\nContent-Type: {ctype}\n"
                f"Content-Transfer-Encoding: 8bit\n\nReturn-Path: <{return_path}>\n"
                ).encode("utf-8", "surrogateescape")

@@ -157,3 +157,18 @@ def test_expanded_from_and_local_diagnostic():
     assert "Original-Recipient: rfc822; alias@local.test\n" in text
     assert 'Diagnostic-Code: X-Postfix; unknown user: "joe"\n' in text
     assert "Remote-MTA" not in text
+
+
+def test_addresses_are_quoted_and_values_stay_on_one_line():
+    st = RecipientStatus(Recipient("john smith@x.test", orcpt="rfc822;a\r\nBcc: evil@x"),
+                         "bounced", Dsn("5.1.1"), "no\nsuch user", "local")
+    n = notifier(1795601598).notice("Q1", request("Q1", "we ird@x", b"", now=1795601598,
+                                                  envid="e1\nX-Evil: 1"),
+                                    template.DEFAULTS["failure_template"], "we ird@x")
+    text = compose.head_text(n, [statuslog.LogRecord(st)])
+    assert 'To: "we ird"@x\n' in text
+    assert 'Final-Recipient: rfc822; "john smith"@x.test\n' in text
+    assert "Original-Recipient: rfc822;a Bcc: evil@x\n" in text
+    assert "Original-Envelope-Id: e1 X-Evil: 1\n" in text
+    assert '<"john smith"@x.test>: no such user' in text
+    assert "\nBcc:" not in text and "\nX-Evil" not in text
