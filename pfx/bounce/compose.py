@@ -128,7 +128,7 @@ def head_text(n: Notice, records) -> str:
         f"Date: {mail_date(n.now)}",
         f"From: {from_header(n.template.sender, n.myorigin)}",
         f"Subject: {n.subject}",
-        f"To: {addr(n.to)}",
+        f"To: {addr(qualify(n.to, n.myorigin))}",  # as cleanup would qualify it
         f"Auto-Submitted: {'auto-generated' if n.postmaster else 'auto-replied'}",
         "MIME-Version: 1.0",
         "Content-Type: multipart/report; report-type=delivery-status;",

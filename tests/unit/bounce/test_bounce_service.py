@@ -4,6 +4,7 @@ what happens to the logs, streaming memory, and the service rows."""
 import email
 import tracemalloc
 
+import attrs
 import pytest
 from twisted.internet.task import Clock
 from zope.interface.verify import verifyObject
@@ -317,3 +318,15 @@ def test_a_5mb_original_streams_in_bounded_memory(tmp_path):
     assert w.size > size
     assert w.largest <= 65536 + 4096
     assert peak < 1024 * 1024, f"peak {peak} bytes for a {size}-byte original"
+
+
+def test_without_the_original_the_notice_has_two_parts(tmp_path):
+    env = Env(tmp_path, notify_classes=frozenset({"bounce"}))
+    env.append("bounce", st("a@x"))
+    req = request("s@example.org")
+    assert env.result(env.notifier.flush("bounce", QID, attrs.evolve(req, open_content=None)))
+    [msg] = env.messages("s@example.org")
+    assert [p.get_content_type() for p in msg.get_payload()] == \
+        ["text/plain", "message/delivery-status"]
+    [pm] = env.messages("postmaster")
+    assert pm["To"] == "postmaster@example.com"
