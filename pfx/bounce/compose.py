@@ -165,7 +165,8 @@ def report_fields(n: Notice, records) -> list:
     if n.envid:
         out.append(f"Original-Envelope-Id: {line(n.envid)}")
     out.append(f"X-Postfix-Queue-ID: {n.queue_id}")
-    out.append(f"X-Postfix-Sender: rfc822; {addr(n.sender) or qualify('MAILER-DAEMON', n.myorigin)}")
+    sender = addr(n.sender) or qualify("MAILER-DAEMON", n.myorigin)
+    out.append(f"X-Postfix-Sender: rfc822; {sender}")
     if n.arrival:
         out.append(f"Arrival-Date: {mail_date(n.arrival)}")
     for rec in records:

@@ -83,7 +83,8 @@ def record_for(status: RecipientStatus, when: float, action: str | None = None) 
 
 def encode(status: RecipientStatus, when: float, action: str | None = None) -> bytes:
     """One record as bytes, ended by the empty line."""
-    lines = [f"{name}={_clean(value)}\n" for name, value in record_for(status, when, action).items()]
+    fields = record_for(status, when, action)
+    lines = [f"{name}={_clean(value)}\n" for name, value in fields.items()]
     return ("".join(lines) + "\n").encode("utf-8", "surrogateescape")
 
 

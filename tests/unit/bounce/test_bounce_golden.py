@@ -21,8 +21,8 @@ from pfx.envelope import DeliveryRequest, Recipient, RecipientStatus
 from pfx.runtime.build import inline_runtime
 
 HOST = "mta.pfx.test"
-REJECT = "host 127.0.0.1[127.0.0.1] said: 500 5.3.0 Error: command failed (in reply to RCPT TO command)"
-DEFER = "host 127.0.0.1[127.0.0.1] said: 450 4.3.0 Error: command failed (in reply to RCPT TO command)"
+SAID = "host 127.0.0.1[127.0.0.1] said: {} Error: command failed (in reply to RCPT TO command)"
+REJECT, DEFER = SAID.format("500 5.3.0"), SAID.format("450 4.3.0")
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,8 @@ def test_file_uses_postfix_attribute_names_in_order(tmp_path):
     text = open(path).read()
     names = [line.split("=", 1)[0] for line in text.splitlines() if line]
     assert names == list(statuslog.ATTRIBUTES)
-    assert "recipient=u@example.com\n" in text and "reason=host mx[192.0.2.1] said: 550 nope\n" in text
+    assert "recipient=u@example.com\n" in text
+    assert "reason=host mx[192.0.2.1] said: 550 nope\n" in text
     assert "dsn_notify=12\n" in text  # FAILURE|DELAY, Postfix's mask
     assert text.endswith("\n\n")
 

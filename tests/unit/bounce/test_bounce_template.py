@@ -66,8 +66,8 @@ def test_non_ascii_text_needs_a_charset():
 def test_defaults_are_postfix_37_word_for_word(tmp_path):
     (tmp_path / "main.cf").write_text("")
     try:
-        out = subprocess.run(["postconf", "-c", str(tmp_path), "-t"], capture_output=True, text=True,
-                             timeout=10).stdout
+        out = subprocess.run(["postconf", "-c", str(tmp_path), "-t"], capture_output=True,
+                             text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         pytest.skip("no Postfix postconf here")
     if "failure_template" not in out:
