@@ -141,8 +141,8 @@ def parse(lines, name: str = "log"):
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.isidentifier():
-            bad = bad or f"malformed line {number}"
-        elif key in ATTRIBUTES:
+            continue  # Postfix's "<rcpt>: text" summary lines and other prose: not data
+        if key in ATTRIBUTES:
             fields[key] = value
         # unknown attributes are a newer writer's: ignored, as Postfix's attr_scan does
     if fields or bad:

@@ -62,6 +62,7 @@ def test_damaged_and_torn_records_are_skipped_with_a_warning(tmp_path):
     statuslog.append(path, status("a@x"), 1)
     with open(path, "ab") as f:
         f.write(b"recipient=b@x\nstatus=9.9.9\n\n")  # bad status code
+        # prose lines (Postfix writes "<rcpt>: text" into its logs) are not data
         f.write(b"this line has no equals sign\nrecipient=c@x\nstatus=5.0.0\n\n")
         f.write(b"status=5.0.0\n\n")  # no recipient
         f.write(b"\xff\xfegarbage=\x00\n\n")
@@ -69,8 +70,8 @@ def test_damaged_and_torn_records_are_skipped_with_a_warning(tmp_path):
     with open(path, "ab") as f:
         f.write(b"recipient=e@x\nstatus=5.0")  # a crash mid-append
     records, warnings = statuslog.read(path)
-    assert [r.status.recipient.address for r in records] == ["a@x", "d@x"]
-    assert len(warnings) == 5
+    assert [r.status.recipient.address for r in records] == ["a@x", "c@x", "d@x"]
+    assert len(warnings) == 3  # bad status, no recipient, torn; the garbage line is prose
     assert "incomplete" in warnings[-1]
 
 
