@@ -1,5 +1,8 @@
 """pfx's built-in plugins, registered exactly as a third party registers its own."""
 
+from pfx.agents.local.plugin import LocalAgentFactory
 from pfx.agents.simple import discard, error, retry
 
-__all__ = ["discard", "error", "retry"]
+local = LocalAgentFactory()
+
+__all__ = ["discard", "error", "retry", "local"]
