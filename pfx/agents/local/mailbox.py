@@ -67,8 +67,6 @@ def failure(e, text):
     """An OSError -> deferred or bounced Outcome with mbox_dsn()'s codes."""
     dsn = errno_to_dsn(e.errno) if e.errno != errno.EFBIG else Dsn("5.2.2")
     reason = e.strerror or str(e)
-    if e.errno == errno.EAGAIN and "unable to lock" in str(e):
-        reason = str(e.args[1]) if len(e.args) > 1 else str(e)
     action = "bounced" if dsn.klass == "5" else "deferred"
     return Outcome(action, dsn, f"{text}. {reason}")
 
