@@ -54,16 +54,19 @@ class Outcome:
     text: str
 
 
-def run(argv, write_input, env, cwd=None, time_limit=1000, preexec_fn=None):
+def run(argv, write_input, env, cwd=None, time_limit=1000, user=None, group=None):
     """Run ``argv`` with ``write_input(file)`` as stdin -> CommandResult (blocking).
-    OSError from exec (no such program) propagates to the caller."""
+
+    ``user``/``group`` (uids) are set in the child between fork and exec, never in
+    this process. OSError from exec (no such program) propagates to the caller."""
     with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as out:
         write_input(stdin)
         stdin.flush()
         stdin.seek(0)
         proc = subprocess.Popen(argv, stdin=stdin, stdout=out, stderr=subprocess.STDOUT,
                                 env=env, cwd=cwd, close_fds=True, start_new_session=True,
-                                preexec_fn=preexec_fn)
+                                user=user, group=group,
+                                extra_groups=[] if user is not None else None)
         timed_out = False
         try:
             proc.wait(timeout=time_limit)
