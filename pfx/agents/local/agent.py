@@ -16,10 +16,12 @@ interfaces yet.
 
 Security: the message, the envelope addresses and .forward contents are untrusted.
 Addresses never reach a shell or a path unfiltered; commands and files are allowed only
-from the sources allow_mail_to_commands / allow_mail_to_files name. Everything is
-written as the pfx process's own user: started as root, the agent defers all mail,
-because the privileged helper that would switch to the recipient's uid is not
-implemented, and it never switches ids inside the reactor process.
+from the sources allow_mail_to_commands / allow_mail_to_files name. Started
+unprivileged, everything is written as the pfx process's own user. Started as root, the
+reactor process never switches ids: mailboxes, files and .forward/:include: reads go
+through the privileged helper child (pfx.delivery.helper), commands get their ids
+between fork and exec; the recipient's ids for the mailbox and .forward, default_privs
+for alias and :include: targets and for root's .forward, never root otherwise.
 
 Parameters: see pfx.agents.local.params.PARAMETERS, plus mydestination, myorigin,
 recipient_delimiter, queue_directory, export_environment.
@@ -51,8 +53,7 @@ from pfx.agents.local.mailbox import deliver_mailbox
 from pfx.agents.local.params import LocalConfig, apply_filter
 
 MAX_LEVEL = 100  # Postfix's recursion limit in deliver_recipient()
-ROOT_REFUSAL = ("local delivery as root needs the privileged helper, which pfx does not "
-                "have yet: run pfx as an unprivileged user")
+CONFIG_ERROR = "mail system configuration error"
 
 
 @attrs.frozen
@@ -73,6 +74,10 @@ class Ctx:
     home: str = ""
     shell: str = ""
     uid: int | None = None
+    gid: int | None = None
+    ids: tuple | None = None  # (uid, gid) the current target runs as; None: as pfx itself
+    privileged: bool = False
+    default_ids: tuple | None = None
     now: float = 0.0
     level: int = 0
     origin: str = "alias"     # where the current element came from: alias, include, forward
@@ -115,20 +120,28 @@ class LocalAgent:
 
     @defer.inlineCallbacks
     def _deliver(self, request):
+        default_ids = None
         if self._geteuid() == 0:
-            return DeliveryResult(RecipientStatus(r, "deferred", Dsn("4.3.0"), ROOT_REFUSAL,
-                                                  "local") for r in request.recipients)
+            pw = self._user(self.cfg.default_privs)
+            if pw is None or pw.pw_uid == 0 or pw.pw_gid == 0:
+                if self.rt.log is not None:
+                    self.rt.log.warning(f"bad default_privs user: {self.cfg.default_privs}")
+                return DeliveryResult(RecipientStatus(r, "deferred", Dsn("4.3.5"),
+                                                      CONFIG_ERROR, "local")
+                                      for r in request.recipients)
+            default_ids = (pw.pw_uid, pw.pw_gid)
         loops = yield self.rt.run_blocking(_loop_info, request.open_content)
         statuses = []
         for rcpt in request.recipients:
-            statuses.append((yield self._one(request, rcpt, loops)))
+            statuses.append((yield self._one(request, rcpt, loops, default_ids)))
         return DeliveryResult(statuses)
 
     @defer.inlineCallbacks
-    def _one(self, request, rcpt, loops):
+    def _one(self, request, rcpt, loops, default_ids=None):
         exp = Expansion(loops)
         ctx = Ctx(self.cfg, request, request.sender, rcpt.address, rcpt.orig or rcpt.address,
-                  now=self.rt.clock.seconds())
+                  now=self.rt.clock.seconds(), privileged=default_ids is not None,
+                  ids=default_ids, default_ids=default_ids)
         try:
             yield self._recipient(ctx, exp, rcpt.address)
         except TableRetry as e:
@@ -163,16 +176,21 @@ class LocalAgent:
         if pw is None:
             yield self._unknown(ctx, exp)
             return
-        ctx = attrs.evolve(ctx, home=pw.pw_dir, shell=pw.pw_shell, uid=pw.pw_uid)
+        ctx = attrs.evolve(ctx, home=pw.pw_dir, shell=pw.pw_shell, uid=pw.pw_uid,
+                           gid=pw.pw_gid)
+        user_ids = (pw.pw_uid, pw.pw_gid) if ctx.privileged else None
         if ("forward", base) not in exp.seen and base != ctx.no_forward:
-            found = yield self.rt.run_blocking(read_forward, forward_files(ctx), pw.pw_uid)
+            found = yield self.rt.run_blocking(read_forward, forward_files(ctx), pw.pw_uid,
+                                               user_ids)
             if found is not None and found[1]:
                 exp.seen.add(("forward", base))
-                child = attrs.evolve(ctx, origin="forward", level=ctx.level + 1)
+                # root's .forward targets run as default_privs, never as root
+                ids = ctx.default_ids if pw.pw_uid == 0 else user_ids
+                child = attrs.evolve(ctx, origin="forward", level=ctx.level + 1, ids=ids)
                 for element in found[1]:
                     yield self._element(child, exp, element, base)
                 return
-        yield self._mailbox(ctx, exp)
+        yield self._mailbox(attrs.evolve(ctx, ids=user_ids), exp)
 
     def _user(self, name):
         try:
@@ -198,7 +216,8 @@ class LocalAgent:
                 first = (split_rhs(owner) or [""])[0]
                 sender = (first if self.cfg.expand_owner_alias and "@" in first
                           else f"{aliasmod.owner_name(name)}@{self.cfg.myorigin}")
-        child = attrs.evolve(ctx, sender=sender, origin="alias", level=ctx.level + 1)
+        child = attrs.evolve(ctx, sender=sender, origin="alias", level=ctx.level + 1,
+                             ids=ctx.default_ids)
         for element in split_rhs(value):
             yield self._element(child, exp, element, name)
 
@@ -234,7 +253,7 @@ class LocalAgent:
             return
         exp.seen.add(("include", path))
         try:
-            elements, _ = yield self.rt.run_blocking(aliasmod.read_list_file, path)
+            elements, _ = yield self.rt.run_blocking(aliasmod.read_list_file, path, ctx.ids)
         except OSError as e:
             exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"),
                                         f"cannot open include file {path}: "

@@ -6,9 +6,10 @@ checks allow_mail_to_commands / allow_mail_to_files against where it came from
 ("alias", "include", "forward") before running or writing anything.
 """
 
-import os
-import stat
+import base64
 
+from pfx.delivery import helper
+from pfx.delivery.helper import read_small_file
 from pfx.tables.aliases import split_rhs, unquote
 from pfx.tables.base import logical_lines
 
@@ -39,16 +40,16 @@ def parse_elements(text):
     return out
 
 
-def read_list_file(path):
+def read_list_file(path, ids=None):
     """Read a :include: or .forward file (blocking): a regular file, no symlink, bounded.
+    With ``ids`` = (uid, gid) it is read by the privileged helper as that user.
     Returns (elements, owner uid). Raises OSError."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(f"{path}: not a regular file")
-        data = f.read(MAX_INCLUDE)
-    return parse_elements(data.decode("utf-8", "surrogateescape")), st.st_uid
+    if ids is None:
+        data, owner = read_small_file(path, MAX_INCLUDE)
+    else:
+        answer = helper.run({"op": "read", "path": path, "uid": ids[0], "gid": ids[1]})
+        data, owner = base64.b64decode(answer["data"]), answer["owner"]
+    return parse_elements(data.decode("utf-8", "surrogateescape")), owner
 
 
 def owner_name(name):

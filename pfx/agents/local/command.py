@@ -4,8 +4,9 @@ Security: the command text comes from an alias, :include: or .forward file or fr
 mailbox_command, never from the address; it is executed directly (split on white
 space) unless it contains shell magic characters, when local_command_shell or /bin/sh
 gets it with -c. Address data reaches the command only through the environment,
-filtered through command_expansion_filter. Runs as the pfx process's own user, with
-PATH reset and only export_environment kept.
+filtered through command_expansion_filter. Runs as the pfx process's own user, or
+under root as the recipient (mailbox_command, .forward) or default_privs (aliases),
+set in the child between fork and exec; PATH is reset and only export_environment kept.
 """
 
 import os
@@ -70,7 +71,9 @@ def deliver_command(ctx, command, open_content):
     try:
         result = runner.run(build_argv(command, ctx.cfg.command_shell), write_input,
                             environment(ctx, ctx.cfg.export_environment), cwd,
-                            ctx.cfg.command_time_limit)
+                            ctx.cfg.command_time_limit,
+                            user=ctx.ids[0] if ctx.ids else None,
+                            group=ctx.ids[1] if ctx.ids else None)
     except OSError as e:
         return runner.Outcome("deferred", runner.Dsn("4.3.0"),
                               f'cannot execute command "{command}": {e.strerror}')

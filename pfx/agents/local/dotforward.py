@@ -32,13 +32,14 @@ def forward_files(ctx):
     return out
 
 
-def read_forward(paths, uid=None):
+def read_forward(paths, uid=None, ids=None):
     """Blocking: (path, elements) of the first readable file in ``paths``, or None.
 
-    A file not owned by ``uid`` (when given) or root is ignored, as local(8) does."""
+    A file not owned by ``uid`` (when given) or root is ignored, as local(8) does. With
+    ``ids`` the privileged helper reads it as that user."""
     for path in paths:
         try:
-            elements, owner = read_list_file(path)
+            elements, owner = read_list_file(path, ids)
         except (FileNotFoundError, NotADirectoryError):
             continue
         except IsADirectoryError:

@@ -2,7 +2,8 @@
 
 Security: the path comes from an alias, :include: or .forward file (its owner chose
 it), never from the address. Executable files are refused; symlinks are not followed.
-Written as the pfx process's own user.
+Written as the pfx process's own user, or under root by the privileged helper as the
+.forward owner or default_privs.
 """
 
 import os

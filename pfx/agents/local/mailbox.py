@@ -3,14 +3,15 @@
 Security: the message and the envelope addresses are untrusted; they are only copied
 (``>From`` quoted in mbox) into the file, never interpreted. The path comes from the
 administrator's settings and the recipient's passwd entry, never from the address.
-Written as the pfx process's own user (the privileged helper is not implemented: the
-agent refuses to deliver as root).
+Written as the pfx process's own user, or, when pfx runs as root, by the privileged
+helper child (pfx.delivery.helper) as the recipient.
 """
 
+import base64
 import errno
 import os
 
-from pfx.delivery import maildir, mbox
+from pfx.delivery import helper, maildir, mbox
 from pfx.delivery.copy import copy_body, envelope_headers, from_line
 from pfx.dsn import Dsn, errno_to_dsn
 from pfx.delivery.command import Outcome
@@ -41,12 +42,22 @@ def headers(ctx, delivered_kind):
     return envelope_headers(ctx.sender, ctx.orig_rcpt, delivered)
 
 
-def append_mbox(ctx, path, open_content, what):
-    """Blocking mbox append -> Outcome; ``what`` names the target in error texts."""
+def append_mbox(ctx, path, open_content, what, spool=False):
+    """Blocking mbox append -> Outcome, or None on success; ``what`` names the target in
+    error texts. With ``ctx.ids`` the privileged helper writes as that user."""
     prefix = from_line(ctx.sender, ctx.now) + headers(ctx, "file")
+    lock = ctx.cfg.lock
     try:
-        mbox.append(path, message_writer(open_content, prefix, True, True),
-                    ctx.cfg.lock, ctx.cfg.size_limit)
+        if ctx.ids is None:
+            mbox.append(path, message_writer(open_content, prefix, True, True),
+                        lock, ctx.cfg.size_limit)
+        else:
+            with open_content() as src:
+                helper.run({"op": "mbox", "path": path, "uid": ctx.ids[0], "gid": ctx.ids[1],
+                            "spool": spool, "size_limit": ctx.cfg.size_limit,
+                            "lock": [list(lock.kinds), lock.attempts, lock.delay, lock.stale],
+                            "prefix": base64.b64encode(prefix).decode(),
+                            "quote_from": True, "blank": True}, src)
     except OSError as e:
         return failure(e, f"cannot update {what}")
     return None
@@ -56,8 +67,14 @@ def write_maildir(ctx, path, open_content, what):
     """Blocking Maildir delivery -> Outcome or None on success."""
     prefix = headers(ctx, "file")
     try:
-        maildir.deliver(path, message_writer(open_content, prefix, False, False),
-                        ctx.cfg.size_limit, ctx.now)
+        if ctx.ids is None:
+            maildir.deliver(path, message_writer(open_content, prefix, False, False),
+                            ctx.cfg.size_limit, ctx.now)
+        else:
+            with open_content() as src:
+                helper.run({"op": "maildir", "path": path, "uid": ctx.ids[0],
+                            "gid": ctx.ids[1], "size_limit": ctx.cfg.size_limit,
+                            "now": ctx.now, "prefix": base64.b64encode(prefix).decode()}, src)
     except OSError as e:
         return failure(e, f"cannot update {what}")
     return None
@@ -78,5 +95,5 @@ def deliver_mailbox(ctx, user, home, open_content):
     if is_maildir:
         problem = write_maildir(ctx, path, open_content, f"maildir {path} for user {user}")
         return problem or Outcome("sent", Dsn("2.0.0"), "delivered to maildir")
-    problem = append_mbox(ctx, path, open_content, what)
+    problem = append_mbox(ctx, path, open_content, what, spool=not ctx.cfg.home_mailbox)
     return problem or Outcome("sent", Dsn("2.0.0"), "delivered to mailbox")

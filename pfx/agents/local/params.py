@@ -65,6 +65,7 @@ class LocalConfig:
     expand_owner_alias: bool = False
     duplicate_limit: int = 1000
     queue_directory: str = ""
+    default_privs: str = "nobody"
     export_environment: tuple = ("TZ", "MAIL_CONFIG", "LANG")
     params: object = attrs.field(default=None, eq=False)  # name -> text, for luser_relay
 
@@ -104,6 +105,7 @@ class LocalConfig:
             expand_owner_alias=s.get("expand_owner_alias"),
             duplicate_limit=s.get("duplicate_filter_limit"),
             queue_directory=s.get_str("queue_directory"),
+            default_privs=s.get_str("default_privs"),
             export_environment=tuple(s.get_list("export_environment")),
             params=s.get_str)
 

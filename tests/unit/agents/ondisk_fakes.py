@@ -87,10 +87,13 @@ class Pw:
 
 
 def passwd(users):
-    """users: {name: home} -> a getpwnam look-alike."""
+    """users: {name: home or (home, uid, gid)} -> a getpwnam look-alike."""
     def getpwnam(name):
         if name in users:
-            return Pw(name, str(users[name]))
+            entry = users[name]
+            if isinstance(entry, tuple):
+                return Pw(name, str(entry[0]), "/bin/sh", entry[1], entry[2])
+            return Pw(name, str(entry))
         raise KeyError(name)
     return getpwnam
 

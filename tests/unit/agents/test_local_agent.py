@@ -6,7 +6,7 @@ import time
 import pytest
 from zope.interface.verify import verifyObject
 
-from pfx.agents.local.agent import ROOT_REFUSAL, LocalAgent
+from pfx.agents.local.agent import CONFIG_ERROR, LocalAgent
 from pfx.agents.local.params import LocalConfig
 from pfx.cli import postalias
 from pfx.delivery.lock import LockPolicy
@@ -92,11 +92,11 @@ def test_unknown_user_bounces(tmp_path):
     assert (st.action, str(st.dsn), st.text) == ("bounced", "5.1.1", 'unknown user: "nouser"')
 
 
-def test_root_without_helper_defers(tmp_path):
-    agent = make(tmp_path)
+def test_root_without_a_usable_default_privs_defers(tmp_path):
+    agent = make(tmp_path)  # the fake passwd has no "nobody"
     agent._geteuid = lambda: 0
     [st] = deliver(agent, "bob@mx.example.test")
-    assert (st.action, str(st.dsn), st.text) == ("deferred", "4.3.0", ROOT_REFUSAL)
+    assert (st.action, str(st.dsn), st.text) == ("deferred", "4.3.5", CONFIG_ERROR)
     assert not (tmp_path / "spool" / "bob").exists()
 
 
