@@ -10,14 +10,15 @@ maildir``, ``unknown user: "u@d"``.
 
 Security: the message and the addresses are untrusted: an address only selects a table
 entry, and a table result that climbs out of virtual_mailbox_base (``..``) is refused.
-Files are written as pfx's own user; started as root the agent defers all mail, because
-the privileged helper that would write as the looked-up uid/gid is not implemented.
+Files are written as pfx's own user; started as root, by the privileged helper child
+(pfx.delivery.helper) as the looked-up uid and gid, never by the reactor process.
 
 Parameters: virtual_mailbox_base, virtual_mailbox_maps, virtual_uid_maps,
 virtual_gid_maps, virtual_minimum_uid, virtual_mailbox_limit, virtual_mailbox_lock,
 deliver_lock_attempts, deliver_lock_delay, stale_lock_time, recipient_delimiter.
 """
 
+import base64
 import errno
 import os
 
@@ -26,7 +27,7 @@ from twisted.plugin import IPlugin
 from zope.interface import implementer
 
 from pfx.address.quote import quote_822_local
-from pfx.delivery import maildir, mbox
+from pfx.delivery import helper, maildir, mbox
 from pfx.delivery.copy import copy_body, delivered_to, envelope_headers, from_line
 from pfx.delivery.lock import KINDS, LockPolicy
 from pfx.dsn import Dsn, errno_to_dsn
@@ -38,8 +39,6 @@ from pfx.tables.match import mapping_keys
 
 RELAY = "virtual"
 CONFIG_ERROR = "mail system configuration error"
-ROOT_REFUSAL = ("virtual delivery as root needs the privileged helper, which pfx does "
-                "not have yet: run pfx as an unprivileged user")
 
 
 class _Defer(Exception):
@@ -62,9 +61,6 @@ class VirtualAgent:
 
     @defer.inlineCallbacks
     def deliver(self, request):
-        if self._geteuid() == 0:
-            return DeliveryResult(RecipientStatus(r, "deferred", Dsn("4.3.0"), ROOT_REFUSAL,
-                                                  RELAY) for r in request.recipients)
         loops = yield self.rt.run_blocking(_loop_info, request.open_content)
         statuses = []
         for rcpt in request.recipients:
@@ -101,6 +97,7 @@ class VirtualAgent:
         if not path.strip("/") or ".." in path.split("/"):
             self._warn(f"recipient {rcpt.address}: bad mailbox path {path!r}")
             raise _Defer(Dsn("4.3.5"), CONFIG_ERROR)
+        ids = []
         for table, name in ((self.uids, "virtual_uid_maps"), (self.gids, "virtual_gid_maps")):
             value = yield self._find(table, rcpt.address, name)
             if value is None:
@@ -111,16 +108,18 @@ class VirtualAgent:
                 self._warn(f"recipient {rcpt.address}: bad {name.split('_')[1]} {value} "
                            f"in {name}")
                 raise _Defer(Dsn("4.3.5"), CONFIG_ERROR)
+            ids.append(int(value))
         full = self.base.rstrip("/") + "/" + path.lstrip("/")
+        as_ids = tuple(ids) if self._geteuid() == 0 else None
         result = yield self.rt.run_blocking(self._write, request, rcpt, full,
-                                            path.endswith("/"))
+                                            path.endswith("/"), as_ids)
         return result
 
     def _warn(self, text):
         if self.rt.log is not None:
             self.rt.log.warning(text)
 
-    def _write(self, request, rcpt, path, is_maildir):
+    def _write(self, request, rcpt, path, is_maildir, ids=None):
         headers = envelope_headers(request.sender, rcpt.orig or rcpt.address, rcpt.address)
         prefix = headers if is_maildir else from_line(request.sender,
                                                       self.rt.clock.seconds()) + headers
@@ -130,17 +129,30 @@ class VirtualAgent:
             with request.open_content() as src:
                 copy_body(src, out, quote_from=not is_maildir, blank=not is_maildir)
         try:
-            if is_maildir:
+            if ids is not None:
+                self._write_as(ids, request, path, is_maildir, prefix)
+            elif is_maildir:
                 maildir.deliver(path, write, self.size_limit, self.rt.clock.seconds())
-                return "sent", Dsn("2.0.0"), "delivered to maildir"
-            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-            mbox.append(path, write, self.lock, self.size_limit)
-            return "sent", Dsn("2.0.0"), "delivered to mailbox"
+            else:
+                os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+                mbox.append(path, write, self.lock, self.size_limit)
+            return "sent", Dsn("2.0.0"), f"delivered to {'maildir' if is_maildir else 'mailbox'}"
         except OSError as e:
             dsn = Dsn("5.2.2") if e.errno == errno.EFBIG else errno_to_dsn(e.errno)
             kind = "maildir" if is_maildir else "mailbox"
             text = f"cannot update {kind} {path} for user {rcpt.address}. {e.strerror or e}"
             return ("bounced" if dsn.klass == "5" else "deferred"), dsn, text
+
+
+    def _write_as(self, ids, request, path, is_maildir, prefix):
+        job = {"op": "maildir" if is_maildir else "mbox", "path": path, "uid": ids[0],
+               "gid": ids[1], "size_limit": self.size_limit, "now": self.rt.clock.seconds(),
+               "prefix": base64.b64encode(prefix).decode(), "quote_from": not is_maildir,
+               "blank": not is_maildir,
+               "lock": [list(self.lock.kinds), self.lock.attempts, self.lock.delay,
+                        self.lock.stale]}
+        with request.open_content() as src:
+            helper.run(job, src)
 
 
 def _loop_info(open_content):

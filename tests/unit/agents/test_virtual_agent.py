@@ -1,9 +1,14 @@
 """virtual(8): mailbox maps, Maildir vs mbox, uid/gid checks, limits, status texts."""
 
 import os
+import shutil
+import tempfile
 import time
+from pathlib import Path
 
-from pfx.agents.virtual import CONFIG_ERROR, ROOT_REFUSAL, VirtualAgent, VirtualAgentFactory
+import pytest
+
+from pfx.agents.virtual import CONFIG_ERROR, VirtualAgent, VirtualAgentFactory
 from pfx.config.settings import Settings
 from pfx.delivery.lock import LockPolicy
 from pfx.discover import discover
@@ -83,13 +88,29 @@ def test_mailbox_limit_bounces(tmp_path):
     assert os.listdir(tmp_path / "vmail/example.com/info/tmp") == []
 
 
-def test_loop_and_root(tmp_path):
+def test_loop(tmp_path):
     agent = make(tmp_path, MAPS)
     [st] = run(agent, "bob@example.com", content=b"Delivered-To: Bob@example.com\n" + MESSAGE)
     assert (st.action, str(st.dsn), st.text) == (
         "bounced", "5.4.6", "mail forwarding loop for bob@example.com")
-    [st] = run(make(tmp_path, MAPS, euid=0), "bob@example.com")
-    assert (st.action, st.text) == ("deferred", ROOT_REFUSAL)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_as_root_the_helper_writes_as_the_mapped_ids():
+    top = tempfile.mkdtemp(prefix="pfx-virt-")
+    try:
+        os.chmod(top, 0o755)
+        os.mkdir(os.path.join(top, "vmail"))
+        os.chown(os.path.join(top, "vmail"), 5000, 5000)
+        agent = make(Path(top), MAPS, euid=0)
+        st = run(agent, "info@example.com", "bob@example.com")
+        assert [s.text for s in st] == ["delivered to maildir", "delivered to mailbox"]
+        bob = os.path.join(top, "vmail/example.com/bob")
+        assert (os.stat(bob).st_uid, os.stat(bob).st_gid) == (5000, 5000)
+        new = os.path.join(top, "vmail/example.com/info/new")
+        assert os.stat(os.path.join(new, os.listdir(new)[0])).st_uid == 5000
+    finally:
+        shutil.rmtree(top)
 
 
 def test_factory_reads_settings(tmp_path):
