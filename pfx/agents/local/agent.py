@@ -180,8 +180,14 @@ class LocalAgent:
                            gid=pw.pw_gid)
         user_ids = (pw.pw_uid, pw.pw_gid) if ctx.privileged else None
         if ("forward", base) not in exp.seen and base != ctx.no_forward:
-            found = yield self.rt.run_blocking(read_forward, forward_files(ctx), pw.pw_uid,
-                                               user_ids)
+            try:
+                found = yield self.rt.run_blocking(read_forward, forward_files(ctx),
+                                                   pw.pw_uid, user_ids)
+            except OSError as e:
+                exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"),
+                                            f"cannot read .forward file of user {base}: "
+                                            f"{e.strerror or e}"))
+                return
             if found is not None and found[1]:
                 exp.seen.add(("forward", base))
                 # root's .forward targets run as default_privs, never as root
@@ -243,7 +249,8 @@ class LocalAgent:
                     ctx = attrs.evolve(ctx, no_alias=local.lower(), no_forward=local.lower())
                 elif local.lower() == self_name:
                     ctx = attrs.evolve(ctx, no_alias=self_name)  # an alias naming itself
-                yield self._recipient(ctx, exp, value)
+                yield self._recipient(ctx, exp, value if domain else
+                                      f"{value}@{self.cfg.myorigin}")
             else:
                 self._forward(ctx, exp, value)
 

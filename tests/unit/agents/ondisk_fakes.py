@@ -1,7 +1,6 @@
 """Fakes and builders shared by the local, virtual and pipe agent tests."""
 
 import io
-import pwd
 
 import attrs
 from twisted.internet import defer
@@ -97,5 +96,3 @@ def passwd(users):
         raise KeyError(name)
     return getpwnam
 
-
-__all__ = ["pwd"]

@@ -237,7 +237,6 @@ def test_luser_relay(tmp_path):
 
 def test_alias_database_unavailable_defers(tmp_path):
     agent = make(tmp_path)
-    from pfx.agents.local.agent import LocalAgent as _  # noqa: F401
     agent.aliases = agent.rt.tables.open_list("nosuchtype:/x")
     [st] = deliver(agent, "bob@mx.example.test")
     assert (st.action, str(st.dsn)) == ("deferred", "4.3.0")
@@ -269,3 +268,51 @@ def test_transport_handoff_defers_until_supported(tmp_path, param):
     [st] = deliver(agent, "bob@mx.example.test" if param == "mailbox_transport"
                    else "nouser@mx.example.test")
     assert (st.action, str(st.dsn)) == ("deferred", "4.3.5")
+
+
+def test_forward_that_is_a_directory_is_skipped_and_a_symlink_defers(tmp_path):
+    agent = make(tmp_path)
+    (tmp_path / "bob" / ".forward").mkdir()
+    [st] = deliver(agent, "bob@mx.example.test")
+    assert st.text == "delivered to mailbox"
+    (tmp_path / "secret").write_text("root@elsewhere.test\n")
+    os.symlink(tmp_path / "secret", tmp_path / "carol" / ".forward")
+    statuses = deliver(agent, "carol@mx.example.test", "bob@mx.example.test")
+    assert [(s.action, str(s.dsn)) for s in statuses] == [("deferred", "4.3.0"),
+                                                         ("sent", "2.0.0")]
+    assert statuses[0].text.startswith("cannot read .forward file of user carol: ")
+
+
+def test_locked_mailbox_defers_with_postfix_text(tmp_path):
+    agent = make(tmp_path)
+    (tmp_path / "spool" / "bob.lock").write_text("")
+    [st] = deliver(agent, "bob@mx.example.test")
+    assert (st.action, str(st.dsn)) == ("deferred", "4.2.0")
+    assert st.text == (f"cannot update mailbox {tmp_path}/spool/bob for user bob. "
+                       "unable to lock for exclusive access: "
+                       f"{tmp_path}/spool/bob.lock exists")
+
+
+def test_factory_builds_from_main_cf_settings(tmp_path):
+    from pfx.agents.local.plugin import LocalAgentFactory
+    from pfx.config.settings import Setting, Settings
+    from pfx.discover import discover
+    from ondisk_fakes import runtime as rt
+
+    explicit = {"myhostname": Setting("mx.example.test"), "mydomain": Setting("example.test"),
+                "alias_maps": Setting(""), "home_mailbox": Setting("Maildir/"),
+                "mailbox_delivery_lock": Setting("flock, dotlock"),
+                "recipient_delimiter": Setting("+-")}
+    settings = Settings(discover().registry(), explicit, str(tmp_path)).for_service("local")
+    agent = LocalAgentFactory().make_agent(settings, rt())
+    cfg = agent.cfg
+    assert cfg.mydestination == ("mx.example.test", "localhost.example.test", "localhost")
+    assert cfg.lock.kinds == ("flock", "dotlock") and cfg.lock.delay == 1
+    assert cfg.forward_path == ("$home/.forward${recipient_delimiter}${extension}",
+                                "$home/.forward")
+    assert cfg.allow_commands == ("alias", "forward") and cfg.command_time_limit == 1000
+    assert agent.aliases is None and cfg.default_privs == "nobody"
+    bad = Settings(discover().registry(), {"mailbox_delivery_lock": Setting("lockf")},
+                   str(tmp_path)).for_service("local")
+    with pytest.raises(Exception, match="invalid mailbox lock method"):
+        LocalAgentFactory().make_agent(bad, rt())

@@ -4,8 +4,6 @@ import os
 import time
 
 import pytest
-from twisted.internet.task import Clock
-
 from pfx.agents.pipe import PipeAgent, PipeAgentFactory, expand_argv, parse_args, unescape
 from pfx.config.mastercf import split_args
 from pfx.config.settings import Settings
@@ -153,4 +151,3 @@ def test_as_root_the_command_runs_as_user():
 def test_expand_argv_keeps_dollar_in_values():
     assert expand_argv(["${sender}", "x${recipient}"], {"sender": "$y"},
                        [{"recipient": "$(a)"}, {"recipient": "b"}]) == ["$y", "x$(a)", "xb"]
-    assert Clock  # the clock runtime() uses
