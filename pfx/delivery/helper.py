@@ -44,9 +44,13 @@ def run(job, content=None, timeout=3600):
         proc.stdin.close()
     except BrokenPipeError:
         pass  # the child stopped reading: its answer says why
-    answer = proc.stdout.read(1 << 20)
-    proc.stdout.close()
-    proc.wait(timeout)
+    proc.stdin = None  # closed above; communicate() must not flush it again
+    try:
+        answer, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise OSError(110, "privileged helper timed out") from None
     try:
         result = json.loads(answer)
     except ValueError:
