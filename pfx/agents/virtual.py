@@ -98,15 +98,17 @@ class VirtualAgent:
             self._warn(f"recipient {rcpt.address}: bad mailbox path {path!r}")
             raise _Defer(Dsn("4.3.5"), CONFIG_ERROR)
         ids = []
-        for table, name in ((self.uids, "virtual_uid_maps"), (self.gids, "virtual_gid_maps")):
+        # virtual(8): a uid below virtual_minimum_uid or a gid of 0 is a config error
+        for table, name, lowest in ((self.uids, "virtual_uid_maps", self.minimum_uid),
+                                    (self.gids, "virtual_gid_maps", 1)):
             value = yield self._find(table, rcpt.address, name)
+            where = ", ".join(getattr(table, "names", None) or [name])
+            kind = name.split("_")[1]
             if value is None:
-                self._warn(f"recipient {rcpt.address}: {name.split('_')[1]} not found in "
-                           f"{name}")
+                self._warn(f"recipient {rcpt.address}: {kind} not found in {where}")
                 raise _Defer(Dsn("4.3.5"), CONFIG_ERROR)
-            if not value.isdigit() or int(value) < self.minimum_uid:
-                self._warn(f"recipient {rcpt.address}: bad {name.split('_')[1]} {value} "
-                           f"in {name}")
+            if not value.isdigit() or int(value) < lowest:
+                self._warn(f"recipient {rcpt.address}: bad {kind} {value} in {where}")
                 raise _Defer(Dsn("4.3.5"), CONFIG_ERROR)
             ids.append(int(value))
         full = self.base.rstrip("/") + "/" + path.lstrip("/")

@@ -6,13 +6,16 @@ import tempfile
 import time
 from pathlib import Path
 
+import attrs
 import pytest
+from twisted.logger import globalLogPublisher
 
 from pfx.agents.virtual import CONFIG_ERROR, VirtualAgent, VirtualAgentFactory
 from pfx.config.settings import Settings
 from pfx.delivery.lock import LockPolicy
 from pfx.discover import discover
 from pfx.envelope import Recipient
+from pfx.runtime.logging import MailLog
 
 from ondisk_fakes import MESSAGE, request, result_of, runtime, tables
 
@@ -68,6 +71,22 @@ def test_uid_below_minimum_defers_as_config_error(tmp_path):
     agent = make(tmp_path, MAPS, gids="inline:{other@example.com=5000}")
     [st] = run(agent, "bob@example.com")
     assert (st.action, str(st.dsn)) == ("deferred", "4.3.5")
+    agent = make(tmp_path, MAPS, gids="static:12")  # a low gid is fine, only 0 is not
+    [st] = run(agent, "bob@example.com")
+    assert st.action == "sent"
+
+
+def test_bad_uid_warning_names_the_table(tmp_path):
+    seen = []
+    globalLogPublisher.addObserver(seen.append)
+    try:
+        agent = make(tmp_path, MAPS, uids="static:99")
+        agent.rt = attrs.evolve(agent.rt, log=MailLog("pfx", "virtual"))
+        run(agent, "bob@example.com")
+    finally:
+        globalLogPublisher.removeObserver(seen.append)
+    texts = [e.get("pfx_text") for e in seen if "pfx_text" in e]
+    assert "warning: recipient bob@example.com: bad uid 99 in static:99" in texts
 
 
 def test_path_escape_refused_and_table_trouble_defers(tmp_path):
