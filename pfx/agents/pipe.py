@@ -174,7 +174,7 @@ class PipeAgent:
     def _run(self, request, rcpts):
         sender = request.sender or self.null_sender
         client = request.client
-        common = {"sender": quote_822_local(sender) if "q" in self.flags and request.sender
+        common = {"sender": quote_822_local(sender) if "q" in self.flags and sender
                   else sender,
                   "nexthop": request.nexthop.lower() if "h" in self.flags else request.nexthop,
                   "size": str(request.size), "queue_id": request.queue_id,
