@@ -318,6 +318,10 @@ class LocalAgent:
             exp.seen.add(("luser", ctx.user))
             relay = self._luser_relay(ctx)
             yield self._element(attrs.evolve(ctx, level=ctx.level + 1), exp, relay, "")
+        elif ctx.user == "postmaster":
+            if self.rt.log is not None:  # local(8): never bounce mail for postmaster
+                self.rt.log.warning("required alias not found: postmaster")
+            exp.outcomes.append(Outcome("sent", Dsn("2.0.0"), "discarded"))
         else:
             exp.outcomes.append(Outcome("bounced", Dsn("5.1.1"), f'unknown user: "{ctx.user}"'))
 

@@ -316,3 +316,8 @@ def test_factory_builds_from_main_cf_settings(tmp_path):
                    str(tmp_path)).for_service("local")
     with pytest.raises(Exception, match="invalid mailbox lock method"):
         LocalAgentFactory().make_agent(bad, rt())
+
+
+def test_missing_postmaster_alias_discards(tmp_path):
+    [st] = deliver(make(tmp_path), "Postmaster@mx.example.test")
+    assert (st.action, str(st.dsn), st.text) == ("sent", "2.0.0", "discarded")
