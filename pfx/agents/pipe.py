@@ -142,12 +142,21 @@ class PipeAgent:
         self.ids = None
         if geteuid() == 0:
             self.ids = _user_ids(service, attributes.get("user"))
+        self._busy = set()
 
     def deliver(self, request):
-        return self.rt.run_blocking(self._deliver, request)
+        d = self.rt.run_blocking(self._deliver, request)
+        self._busy.add(d)
+        d.addBoth(self._done, d)
+        return d
+
+    def _done(self, result, d):
+        self._busy.discard(d)
+        return result
 
     def stop(self):
-        return defer.succeed(None)
+        """Fires when the commands in progress have finished (or hit their time limit)."""
+        return defer.DeferredList(list(self._busy)).addCallback(lambda _: None)
 
     def _deliver(self, request):
         statuses = {}

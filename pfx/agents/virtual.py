@@ -55,12 +55,23 @@ class VirtualAgent:
         self.maps, self.uids, self.gids = mailbox_maps, uid_maps, gid_maps
         self.minimum_uid, self.size_limit, self.lock = minimum_uid, size_limit, lock
         self.delimiter, self._geteuid = delimiter, geteuid
+        self._busy = set()
 
     def stop(self):
-        return defer.succeed(None)
+        return defer.DeferredList(list(self._busy)).addCallback(lambda _: None)
+
+    def deliver(self, request):
+        d = self._deliver(request)
+        self._busy.add(d)
+        d.addBoth(self._done, d)
+        return d
+
+    def _done(self, result, d):
+        self._busy.discard(d)
+        return result
 
     @defer.inlineCallbacks
-    def deliver(self, request):
+    def _deliver(self, request):
         loops = yield self.rt.run_blocking(_loop_info, request.open_content)
         statuses = []
         for rcpt in request.recipients:

@@ -151,3 +151,17 @@ def test_as_root_the_command_runs_as_user():
 def test_expand_argv_keeps_dollar_in_values():
     assert expand_argv(["${sender}", "x${recipient}"], {"sender": "$y"},
                        [{"recipient": "$(a)"}, {"recipient": "b"}]) == ["$y", "x$(a)", "xb"]
+
+
+def test_stop_waits_for_work_in_progress():
+    from twisted.internet import defer
+    pending = defer.Deferred()
+    a = agent("argv=/bin/true")
+    a.rt = type(a.rt)(reactor=a.rt.reactor, clock=a.rt.clock,
+                      run_blocking=lambda f, *args: pending)
+    a.deliver(request("u@x.test"))
+    stopped = []
+    a.stop().addCallback(stopped.append)
+    assert stopped == []
+    pending.callback(None)
+    assert stopped == [None]
