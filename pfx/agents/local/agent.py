@@ -10,8 +10,8 @@ mydestination found during expansion are resubmitted through cleanup
 Delivered-To header, and reported ``forwarded as QID``. One status per request
 recipient: any deferred leaf defers it, else any bounced leaf bounces it.
 
-mailbox_transport and fallback_transport (Postfix hands the recipient to another
-agent) defer with ``4.3.5``: an agent cannot reach another agent through pfx's
+mailbox_transport(_maps) and fallback_transport(_maps) (Postfix hands the recipient to
+another agent) defer with ``4.3.5``: an agent cannot reach another agent through pfx's
 interfaces yet.
 
 Security: the message, the envelope addresses and .forward contents are untrusted.
@@ -101,8 +101,13 @@ class LocalAgent:
         self.cfg, self.rt = cfg, runtime
         self._passwd, self._geteuid = passwd, geteuid
         tables = runtime.tables
-        self.aliases = (tables.open_list(cfg.alias_maps)
-                        if tables is not None and cfg.alias_maps.strip() else None)
+
+        def maps(text):
+            return tables.open_list(text) if tables is not None and text.strip() else None
+        self.aliases = maps(cfg.alias_maps)
+        self.command_maps = maps(cfg.mailbox_command_maps)
+        self.transport_maps = maps(cfg.mailbox_transport_maps)
+        self.fallback_maps = maps(cfg.fallback_transport_maps)
         self._busy = set()
 
     def deliver(self, request):
@@ -145,8 +150,7 @@ class LocalAgent:
         try:
             yield self._recipient(ctx, exp, rcpt.address)
         except TableRetry as e:
-            exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"),
-                                        f"alias database unavailable: {e}"))
+            exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"), f"table lookup problem: {e}"))
         yield self._flush_forwards(ctx, exp, request, rcpt)
         return _aggregate(rcpt, exp.outcomes)
 
@@ -277,10 +281,15 @@ class LocalAgent:
         if ("mailbox", ctx.user) in exp.seen:
             return
         exp.seen.add(("mailbox", ctx.user))
-        if self.cfg.mailbox_transport:
-            outcome = _unsupported("mailbox_transport", self.cfg.mailbox_transport)
-        elif self.cfg.mailbox_command:
-            outcome = yield self.rt.run_blocking(deliver_command, ctx, self.cfg.mailbox_command,
+        # DA-1's order: mailbox_transport_maps, mailbox_transport, mailbox_command_maps,
+        # mailbox_command, then the mailbox itself
+        transport = yield self._per_user(self.transport_maps, ctx.user)
+        command = yield self._per_user(self.command_maps, ctx.user)
+        if transport or self.cfg.mailbox_transport:
+            outcome = _unsupported("mailbox_transport", transport or self.cfg.mailbox_transport)
+        elif command or self.cfg.mailbox_command:
+            outcome = yield self.rt.run_blocking(deliver_command, ctx,
+                                                 command or self.cfg.mailbox_command,
                                                  ctx.request.open_content)
         else:
             outcome = yield self.rt.run_blocking(deliver_mailbox, ctx, ctx.user, ctx.home,
@@ -311,9 +320,19 @@ class LocalAgent:
             deliver_file, ctx, path, ctx.request.open_content)))
 
     @defer.inlineCallbacks
+    def _per_user(self, table, user):
+        """A per-user table lookup (the *_maps variants); a soft error defers."""
+        if table is None:
+            return None
+        value = yield defer.maybeDeferred(table.lookup, user)
+        return value.strip() if value else None
+
+    @defer.inlineCallbacks
     def _unknown(self, ctx, exp):
-        if self.cfg.fallback_transport:
-            exp.outcomes.append(_unsupported("fallback_transport", self.cfg.fallback_transport))
+        fallback = yield self._per_user(self.fallback_maps, ctx.user)
+        if fallback or self.cfg.fallback_transport:
+            exp.outcomes.append(_unsupported("fallback_transport",
+                                             fallback or self.cfg.fallback_transport))
         elif self.cfg.luser_relay and ctx.level <= 1 and ("luser", ctx.user) not in exp.seen:
             exp.seen.add(("luser", ctx.user))
             relay = self._luser_relay(ctx)

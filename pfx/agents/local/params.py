@@ -21,8 +21,11 @@ PARAMETERS = (
     Param("home_mailbox", ""),
     Param("mail_spool_directory", "/var/mail"),
     Param("mailbox_command", "", "raw"),
+    Param("mailbox_command_maps", ""),
     Param("mailbox_transport", ""),
+    Param("mailbox_transport_maps", ""),
     Param("fallback_transport", ""),
+    Param("fallback_transport_maps", ""),
     Param("luser_relay", "", "raw"),
     Param("mailbox_delivery_lock", "fcntl, dotlock", "list"),
     Param("mailbox_size_limit", "51200000", "size", min=0),
@@ -55,8 +58,11 @@ class LocalConfig:
     home_mailbox: str = ""
     spool_directory: str = "/var/mail"
     mailbox_command: str = ""
+    mailbox_command_maps: str = ""
     mailbox_transport: str = ""
+    mailbox_transport_maps: str = ""
     fallback_transport: str = ""
+    fallback_transport_maps: str = ""
     luser_relay: str = ""
     lock: LockPolicy = LockPolicy()
     size_limit: int = 51200000
@@ -94,8 +100,11 @@ class LocalConfig:
             forward_path=paths, home_mailbox=s.get_str("home_mailbox"),
             spool_directory=s.get_str("mail_spool_directory"),
             mailbox_command=s.get_str("mailbox_command"),
+            mailbox_command_maps=s.get_str("mailbox_command_maps"),
             mailbox_transport=s.get_str("mailbox_transport"),
+            mailbox_transport_maps=s.get_str("mailbox_transport_maps"),
             fallback_transport=s.get_str("fallback_transport"),
+            fallback_transport_maps=s.get_str("fallback_transport_maps"),
             luser_relay=s.get_str("luser_relay"),
             lock=LockPolicy(locks, s.get("deliver_lock_attempts"),
                             s.get("deliver_lock_delay"), s.get("stale_lock_time")),

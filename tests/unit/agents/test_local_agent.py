@@ -240,7 +240,7 @@ def test_alias_database_unavailable_defers(tmp_path):
     agent.aliases = agent.rt.tables.open_list("nosuchtype:/x")
     [st] = deliver(agent, "bob@mx.example.test")
     assert (st.action, str(st.dsn)) == ("deferred", "4.3.0")
-    assert st.text.startswith("alias database unavailable")
+    assert st.text.startswith("table lookup problem: ")
 
 
 def test_mailbox_size_limit_bounces_and_truncates(tmp_path):
@@ -321,3 +321,16 @@ def test_factory_builds_from_main_cf_settings(tmp_path):
 def test_missing_postmaster_alias_discards(tmp_path):
     [st] = deliver(make(tmp_path), "Postmaster@mx.example.test")
     assert (st.action, str(st.dsn), st.text) == ("sent", "2.0.0", "discarded")
+
+
+def test_mailbox_command_maps_pick_a_command_per_user(tmp_path):
+    out = tmp_path / "per-user"
+    # inline:{ {key=value with spaces} }: the inner braces keep the command's spaces
+    agent = make(tmp_path, mailbox_command_maps=f"inline:{{{{bob=/bin/sh -c 'cat > {out}'}}}}")
+    [st] = deliver(agent, "bob@mx.example.test")
+    assert st.text == f"delivered to command: /bin/sh -c 'cat > {out}'"
+    [st] = deliver(agent, "carol@mx.example.test")
+    assert st.text == "delivered to mailbox"
+    agent = make(tmp_path, mailbox_transport_maps="inline:{bob=lmtp:unix:x}")
+    [st] = deliver(agent, "bob@mx.example.test")
+    assert (st.action, str(st.dsn)) == ("deferred", "4.3.5")
