@@ -32,6 +32,9 @@ DEVIATIONS = {
     "mail_name": "pfx's identity: pfx, not Postfix",
     "mail_version": "pfx's identity: pfx's version, not Postfix's",
     "syslog_name": "pfx's identity: logs as pfx/..., not postfix/...",
+    "smtpd_banner": "pfx's identity: $mail_name is pfx",
+    "smtpd_forbid_bare_newline": "pfx defaults to Postfix 3.9's normalize (smuggling defence)",
+    "local_recipient_maps": "$alias_maps belongs to local(8), which does not declare it yet",
 }
 
 #: Parameters pfx declares that Postfix does not have (Postfix warns "unknown parameter").
