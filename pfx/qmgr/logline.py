@@ -74,11 +74,3 @@ def removed_line(queue_id) -> str:
 def expired_line(queue_id, sender) -> str:
     return f"{queue_id}: from=<{sender}>, status=expired, returned to sender"
 
-
-_NOTICE = {"bounce": "non-delivery", "expire": "non-delivery", "delay": "delay",
-           "success": "delivery status"}
-
-
-def notice_line(queue_id, kind, notice_id) -> str:
-    """``QID: sender non-delivery notification: QID2`` (bounce_notify_service.c)."""
-    return f"{queue_id}: sender {_NOTICE[kind]} notification: {notice_id}"

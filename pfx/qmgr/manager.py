@@ -31,7 +31,7 @@ class QueueManager:
 
     def __init__(self, *, store, scheduler, retry, router, agent_for, notifier, clock,
                  run_blocking, log, time_limit=lambda transport: 1000, resolution=2,
-                 soft_bounce=False, agent_log=None, notice_log=None, feed_cap=1000):
+                 soft_bounce=False, agent_log=None, feed_cap=1000):
         self.store, self.scheduler, self.retry = store, scheduler, retry
         self._router = router  # (address, sender) -> routing.Route
         self._agent_for = agent_for  # transport -> IDeliveryAgent | None
@@ -40,7 +40,6 @@ class QueueManager:
         self._time_limit, self._resolution = time_limit, resolution
         self._soft_bounce = soft_bounce
         self._agent_log = agent_log or (lambda transport: log)
-        self._notice_log = notice_log or log
         self.feed, self.triggers = Feed(feed_cap), Triggers()
         self.messages: dict = {}  # QueueId -> ActiveMessage (in active/)
         self.running = False
@@ -391,13 +390,13 @@ class QueueManager:
     def _notice(self, notifier, kind, msg, recipients, opener):
         """Send one notice; False when the bounce program failed (try again later)."""
         try:
-            notice = yield notifier.flush(kind, msg.name, msg.request(recipients,
+            yield notifier.flush(kind, msg.name, msg.request(recipients,
                                                                       open_content=opener))
         except Exception as exc:
             self.log.warning(f"{msg.name}: {kind} notice not sent: {exc}")
             return False
-        if notice:
-            self._notice_log.info(logline.notice_line(msg.name, kind, notice))
+        # the bounce program logs "QID: sender non-delivery notification: QID2" itself,
+        # as Postfix's bounce(8) does; ``notice`` is that QID2, or None for no notice
         return True
 
     # -- helpers ----------------------------------------------------------------------

@@ -155,8 +155,7 @@ def make_manager(context, store=None, maxprocs=None) -> QueueManager:
         time_limit=_time_limits(settings),
         resolution=int(settings.get("delay_logging_resolution_limit")),
         soft_bounce=bool(settings.get("soft_bounce")),
-        agent_log=lambda transport: context.logger(transport),
-        notice_log=context.logger("bounce"))
+        agent_log=lambda transport: context.logger(transport))
 
 
 def make_service(entry, context) -> QmgrService:

@@ -102,3 +102,28 @@ def test_mail_for_a_missing_transport_is_deferred(config_dir, run_twistd):
     run_twistd(config_dir.path)
     config_dir.wait_for_log("status=deferred (mail transport unavailable)")
     wait_for_queue(store, qid, "deferred")
+
+
+def test_bounce_program_gets_the_logs_and_its_notice_is_delivered(config_dir, run_twistd,
+                                                                   tmp_path):
+    (tmp_path / "transport").write_text("bounce.example error:5.1.1 no such user\n")
+    config_dir.write(main_extra="default_transport = discard:discarded\n"
+                                f"transport_maps = texthash:{tmp_path}/transport\n",
+                     master=MASTER + "cleanup unix n - n - 0 cleanup\n"
+                                     "bounce unix - - n - 0 bounce\n"
+                                     "defer unix - - n - 0 bounce\n"
+                                     "trace unix - - n - 0 bounce\n")
+    store = QueueStore(str(config_dir.path / "var" / "spool"))
+    store.check(repair=True)
+    qid = drop(store, ["ok@example.com", "gone@bounce.example"])
+    run_twistd(config_dir.path)
+    config_dir.wait_for_log(f"{qid}: removed")
+    notice = re.search(rf"{qid}: sender non-delivery notification: (\w+)",
+                       config_dir.log_text()).group(1)
+    config_dir.wait_for_log(f"{notice}: removed")
+    log = config_dir.log_text()
+    assert re.search(rf"{notice}: from=<>, size=\d+, nrcpt=1 \(queue active\)", log)
+    assert re.search(rf"{notice}: to=<sender@example.org>, relay=none, .*status=sent "
+                     r"\(discarded\)", log)
+    assert "no bounce service" not in log
+    assert not list(store.scan("bounce", ready_only=False))

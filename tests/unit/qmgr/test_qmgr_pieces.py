@@ -34,8 +34,6 @@ def test_recipient_line_shape():
 def test_notice_and_queue_lines():
     assert logline.active_line("Q", "", 10, 2) == "Q: from=<>, size=10, nrcpt=2 (queue active)"
     assert logline.expired_line("Q", "s@x") == "Q: from=<s@x>, status=expired, returned to sender"
-    assert logline.notice_line("Q", "bounce", "N") == "Q: sender non-delivery notification: N"
-    assert logline.notice_line("Q", "delay", "N") == "Q: sender delay notification: N"
 
 
 def _res(transport, nexthop, recipient="u@example.com", flags=ResolveFlag.CLASS_DEFAULT):
