@@ -8,6 +8,7 @@ import time
 import pytest
 
 from pfx.cli.trigger import send_trigger
+from tests.conftest import pfx_command, pfx_env
 from pfx.envelope import Envelope, Recipient
 from pfx.queue.qid import QueueId
 from pfx.queue.store import QueueStore
@@ -127,3 +128,23 @@ def test_bounce_program_gets_the_logs_and_its_notice_is_delivered(config_dir, ru
                      r"\(discarded\)", log)
     assert "no bounce service" not in log
     assert not list(store.scan("bounce", ready_only=False))
+
+
+def test_postqueue_flush_retries_deferred_mail_at_once(config_dir, run_twistd):
+    config_dir.write(main_extra="default_transport = retry:4.4.1 try again later\n",
+                     master=MASTER + "retry unix - - n - - retry\n")
+    store = QueueStore(str(config_dir.path / "var" / "spool"))
+    store.check(repair=True)
+    qid = drop(store, ["user@example.com"])
+    run_twistd(config_dir.path)
+    wait_for_queue(store, qid, "deferred")
+    active = f"{qid}: from=<sender@example.org>, size=20, nrcpt=1 (queue active)"
+    assert config_dir.log_text().count(active) == 1
+    done = subprocess.run(pfx_command("-c", str(config_dir.path), "postqueue", "-f"),
+                          env=pfx_env(), capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 10
+    while config_dir.log_text().count(active) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert config_dir.log_text().count(active) == 2
+    assert "dsn=4.4.1, status=deferred (try again later)" in config_dir.log_text()
