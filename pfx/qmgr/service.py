@@ -36,6 +36,7 @@ from pfx.qmgr.routing import (build_resolve_settings, interface_addresses,
                               resolve_route)
 from pfx.qmgr.scheduler import Scheduler
 from pfx.queue.store import LAYOUT, QueueStore
+from pfx.tables.registry import Registry
 from pfx.runtime.trigger import TriggerService
 
 
@@ -140,8 +141,8 @@ def make_manager(context, store=None, maxprocs=None) -> QueueManager:
     if maxprocs is None:
         maxprocs = _maxprocs(context, int(settings.get("default_process_limit")))
     config = SchedulerConfig.from_settings(settings.get, maxprocs)
-    resolve_settings = build_resolve_settings(settings, context.tables,
-                                              interface_addresses(settings))
+    tables = context.tables if context.tables is not None else Registry({}, log.warning)
+    resolve_settings = build_resolve_settings(settings, tables, interface_addresses(settings))
     double_bounce = settings.get_str("double_bounce_sender")
 
     def router(address, sender):
