@@ -46,5 +46,15 @@ class QueueFileCorrupt(PfxError):
     """A queue file that cannot be trusted: qmgr moves it to corrupt/ and logs it."""
 
 
+class SubmitRejected(PfxError):
+    """cleanup refused a message or could not queue it; ``reply`` (a pfx.dsn.Reply,
+    4xx or 5xx) is what to tell the submitter, e.g. ``452 4.3.1 Insufficient system
+    storage``."""
+
+    def __init__(self, reply):
+        super().__init__(str(reply))
+        self.reply = reply
+
+
 class Panic(PfxError):
     """An impossible state (Postfix's msg_panic). Never raised for bad input."""

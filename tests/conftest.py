@@ -108,3 +108,8 @@ def run_twistd():
         proc.wait(timeout=10)
         if proc.stdout:
             proc.stdout.close()
+
+
+# Real peers (Dovecot, twisted.names DNS, a private Postfix, smtp-sink, swaks) for any
+# test that names them as fixtures; each skips with its reason when the peer is missing.
+from tests.support.peers.fixtures import *  # noqa: E402,F401,F403

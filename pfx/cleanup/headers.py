@@ -56,6 +56,7 @@ class HeaderPass:
         self.hops = 0
         self.message_id = None
         self.seen = set()  # lower-case names of the headers kept
+        self.header_bytes = 0  # output bytes before the body: where cleanup marks it
         self.in_body = False
         self._partial = b""  # an incomplete input line
         self._header = []  # lines of the current logical header
@@ -141,11 +142,16 @@ class HeaderPass:
         if name == "message-id" and self.message_id is None:
             value = b" ".join(x.strip() for x in lines)[len("message-id:"):].strip()
             self.message_id = value.decode("utf-8", "replace")
-        return b"\n".join(lines) + b"\n"
+        out = b"\n".join(lines) + b"\n"
+        self.header_bytes += len(out)
+        return out
 
     def _end_of_headers(self) -> bytes:
         self.in_body = True
-        return self._flush_header() + b"".join(h.encode() + b"\n" for h in self.missing())
+        flushed = self._flush_header()
+        added = b"".join(h.encode() + b"\n" for h in self.missing())
+        self.header_bytes += len(added)
+        return flushed + added
 
     def missing(self) -> list[str]:
         """The headers cleanup adds at the end of the header block."""

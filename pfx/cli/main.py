@@ -146,8 +146,10 @@ def main(argv=None) -> int:
     quiet_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     config_dir = os.environ.get("MAIL_CONFIG", CONFIG_DIRECTORY)
+    global_dir = None
     if len(argv) >= 2 and argv[0] == "-c":
-        config_dir, argv = argv[1], argv[2:]
+        config_dir = global_dir = argv[1]
+        argv = argv[2:]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 64
@@ -161,6 +163,8 @@ def main(argv=None) -> int:
                 raise
             sys.stderr.write(f"pfx: {command}: not available in this version of pfx\n")
             return 69  # EX_UNAVAILABLE
+        if global_dir is not None:  # `pfx -c DIR TOOL ...`: the tool's own option
+            rest = (["-C", global_dir] if command == "sendmail" else ["-c", global_dir]) + rest
         return getattr(module, function or "main")(rest)
     if command in CONTROL:
         if len(rest) >= 2 and rest[0] == "-c":

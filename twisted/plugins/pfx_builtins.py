@@ -2,5 +2,10 @@
 
 from pfx.agents.simple import discard, error, retry
 from pfx.agents.smtp.plugin import lmtp, smtp
+from pfx.cleanup.plugin import CleanupFactory
+from pfx.pickup.plugin import PickupFactory
 
-__all__ = ["discard", "error", "retry", "smtp", "lmtp"]
+cleanup = CleanupFactory()
+pickup = PickupFactory()
+
+__all__ = ["cleanup", "discard", "error", "lmtp", "pickup", "retry", "smtp"]

@@ -1,0 +1,1 @@
+"""pfx benchmarks: reference figures from a private Postfix, and pfx's own (same format)."""

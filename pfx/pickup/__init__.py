@@ -1,0 +1,1 @@
+"""pickup: the local submission path from maildrop/ into cleanup."""

@@ -1,0 +1,206 @@
+"""pickup's work: scan maildrop/, check each file, hand it to cleanup, then delete it.
+
+One file at a time, one directory pass per wake-up (a trigger or the master.cf wakeup
+timer); a wake-up during a pass asks for one more pass. Every file operation runs in
+runtime.run_blocking; the content goes to cleanup in CHUNK_SIZE pieces, waiting for
+each write's Deferred, so memory stays bounded whatever the file's size. The maildrop
+file is removed only after cleanup's commit() fired, so a crash at any point leaves
+the message in maildrop/ (at worst it is queued twice, as with Postfix).
+
+Security: maildrop files are written by local users and are untrusted. The reader
+enforces the MAILDROP record policy (no client facts, no crossed-off recipients, only
+the full_name attribute); symbolic links and files with more than one link are refused;
+the uid in the Received: header and the log is the file's owner, never a value from
+inside the file. A malformed file is logged and removed (Postfix does the same); it
+never stops pickup. Reads myhostname and mail_name.
+"""
+
+import itertools
+import os
+import stat
+import time
+
+import attrs
+from twisted.internet import defer
+
+from pfx.envelope import Client
+from pfx.errors import QueueFileCorrupt, SubmitRejected
+from pfx.interfaces import IMailSubmitter
+from pfx.queue.records import MAILDROP
+from pfx.queue.qfile import QueueFileReader
+
+BATCH = 100  # directory entries read per thread-pool call
+LOCAL_CLIENT = Client(name="localhost", addr="127.0.0.1", protocol="local")
+
+
+class Malformed(Exception):
+    """A maildrop file pickup refuses (the text says why)."""
+
+
+def mail_date(when: float) -> str:
+    """RFC 5322 local time as Postfix writes it: ``Wed, 25 Nov 2026 09:35:53 +0000 (UTC)``."""
+    t = time.localtime(when)
+    sign = "-" if t.tm_gmtoff < 0 else "+"
+    hh, mm = divmod(abs(t.tm_gmtoff) // 60, 60)
+    return time.strftime("%a, %e %b %Y %H:%M:%S ", t) + f"{sign}{hh:02d}{mm:02d} ({t.tm_zone})"
+
+
+def open_maildrop_file(path):
+    """(reader, lstat) for one maildrop file, or Malformed. Runs in a thread."""
+    st = os.lstat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise Malformed("not a regular file")
+    if st.st_nlink != 1:  # a hard link to someone else's file is not a submission
+        raise Malformed(f"file has {st.st_nlink} links")
+    try:
+        reader = QueueFileReader(path, policy=MAILDROP)
+    except QueueFileCorrupt as exc:
+        raise Malformed(str(exc)) from None
+    return reader, st
+
+
+class Pickup:
+    """Moves maildrop files into cleanup; ``wake()`` is the trigger."""
+
+    def __init__(self, store, context_require, runtime, log, *, myhostname, mail_name):
+        self.store = store
+        self.require = context_require  # IServiceContext.require
+        self.runtime = runtime
+        self.log = log
+        self.myhostname = myhostname
+        self.mail_name = mail_name
+        self.running = None  # the Deferred of the pass in progress
+        self._again = False
+        self._stopping = False
+
+    def start(self):
+        """Accept wake-ups again (after stop())."""
+        self._stopping = False
+
+    def wake(self):
+        """Start a pass, or ask the running one for another; -> the running pass."""
+        if self._stopping:
+            return defer.succeed(None)
+        if self.running is not None:
+            self._again = True
+            return self.running
+        d = self.running = defer.Deferred()
+        self._passes().addErrback(self._crashed).addBoth(self._idle).chainDeferred(d)
+        return d
+
+    def stop(self):
+        """No new passes; the Deferred fires after the file in progress is done."""
+        self._stopping = True
+        if self.running is None:
+            return defer.succeed(None)
+        done = defer.Deferred()
+        self.running.addBoth(lambda r: done.callback(None) or r)
+        return done
+
+    def _idle(self, result):
+        self.running = None
+        return result
+
+    def _crashed(self, failure):
+        self.log.error(f"scan of maildrop failed: {failure.type.__name__}: "
+                       f"{failure.getErrorMessage()}")
+
+    @defer.inlineCallbacks
+    def _passes(self):
+        self._again = True
+        while self._again and not self._stopping:
+            self._again = False
+            yield self._one_pass()
+
+    @defer.inlineCallbacks
+    def _one_pass(self):
+        try:
+            submitter = self.require(IMailSubmitter)
+        except LookupError:
+            self.log.warning("no cleanup service is running: maildrop files wait")
+            return
+        run = self.runtime.run_blocking
+        entries = self.store.scan_paths("maildrop")
+        while not self._stopping:
+            batch = yield run(lambda: list(itertools.islice(entries, BATCH)))
+            if not batch:
+                return
+            for qid, path in batch:
+                if self._stopping:
+                    return
+                yield self._one_file(submitter, qid, path)
+
+    @defer.inlineCallbacks
+    def _one_file(self, submitter, qid, path):
+        run = self.runtime.run_blocking
+        where = f"maildrop/{qid}"
+        try:
+            reader, st = yield run(open_maildrop_file, path)
+        except Malformed as exc:
+            yield self._remove_malformed(where, path, None, exc)
+            return
+        except FileNotFoundError:
+            return  # taken away meanwhile (postsuper -d)
+        except OSError as exc:
+            self.log.warning(f"{where}: cannot open: {exc.strerror}; left in place")
+            return
+        try:
+            outcome = yield self._submit(submitter, reader, st)
+        except Malformed as exc:
+            outcome = None
+            yield self._remove_malformed(where, path, st.st_uid, exc)
+        finally:
+            yield run(reader.close)
+        if outcome == "queued" or outcome == "rejected":
+            yield run(_unlink_quiet, path)
+
+    @defer.inlineCallbacks
+    def _submit(self, submitter, reader, st):
+        """-> "queued", "rejected" (5xx: removed) or "later" (4xx: left for the next pass)."""
+        run = self.runtime.run_blocking
+        info = reader.info
+        full_name = dict(info.attributes).get("full_name", "")
+        envelope = attrs.evolve(info.envelope, client=LOCAL_CLIENT)
+        writer = submitter.open_message(envelope, full_name=full_name)
+        self.log.info(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>")
+        # Postfix's pickup prepends this; the uid says who without naming the login.
+        writer.write((f"Received: by {self.myhostname} ({self.mail_name}, from userid "
+                      f"{st.st_uid})\n\tid {writer.queue_id}; {mail_date(st.st_mtime)}\n").encode())
+        chunks = reader.iter_content()
+        try:
+            while True:
+                chunk = yield run(next, chunks, None)
+                if chunk is None:
+                    break
+                yield writer.write(chunk)
+        except QueueFileCorrupt as exc:
+            yield writer.abort()
+            raise Malformed(str(exc)) from None
+        except BaseException:
+            yield writer.abort()
+            raise
+        try:
+            yield writer.commit()
+        except SubmitRejected as exc:
+            if exc.reply.code >= 500:
+                # pfx has no bounce service yet: Postfix would return the message.
+                self.log.warning(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>: "
+                                 f"rejected: {exc.reply}; message removed")
+                return "rejected"
+            self.log.warning(f"{writer.queue_id}: uid={st.st_uid}: {exc.reply}; "
+                             "left in maildrop for the next pass")
+            return "later"
+        return "queued"
+
+    @defer.inlineCallbacks
+    def _remove_malformed(self, where, path, uid, exc):
+        who = "" if uid is None else f" uid={uid}:"
+        self.log.warning(f"{where}:{who} malformed file removed: {exc}")
+        yield self.runtime.run_blocking(_unlink_quiet, path)
+
+
+def _unlink_quiet(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
