@@ -118,7 +118,7 @@ class _ServerTransport(StringTransport):
                 end = self.buf.find(b"\r\n.\r\n")
                 if end < 0:
                     break
-                self.server.bodies.append(self.buf[:end + 2])
+                self.server.bodies.append(self.buf[2:end + 2])
                 self.buf, self.in_data = self.buf[end + 5:], False
                 if self.proto.conn.lmtp:
                     for r in self.rcpts:
@@ -145,6 +145,7 @@ class _ServerTransport(StringTransport):
                 self.rcpts.append(line[line.index("<") + 1:line.index(">")])
             if word == "DATA" and reply.startswith("354"):
                 self.in_data = True
+                self.buf = b"\r\n" + self.buf  # the DATA line's CRLF starts the terminator
             out.append(reply)
             if word == "STARTTLS" and reply.startswith("220"):
                 self._respond(out, extra=self.server.plaintext_after_tls)
@@ -240,7 +241,11 @@ def request(*addresses, nexthop="", body=b"Subject: t\n\nhello\n", **kw):
 
 def result_of(d):
     out = []
-    d.addBoth(out.append)
+
+    def keep(r):
+        out.append(r)
+        return None if isinstance(r, Failure) else r
+    d.addBoth(keep)
     assert out, "the Deferred has not fired"
     if isinstance(out[0], Failure):
         out[0].raiseException()
