@@ -121,10 +121,10 @@ class SmtpClientProtocol(Protocol):
         """After the 220 to STARTTLS: switch the transport; fires when the handshake is done.
         Raises RemoteProtocolError at once if plaintext followed the 220 (injection)."""
         self.conn.start_tls()
-        self._tls_waiter = defer.Deferred()
+        d = self._tls_waiter = defer.Deferred()
         self._start_timer(timeout, self._tls_timed_out)
         self.transport.startTLS(creator)
-        return self._tls_waiter
+        return d
 
     def peer_certificate(self):
         """The server's certificate (pyOpenSSL X509) once TLS is up, else None."""

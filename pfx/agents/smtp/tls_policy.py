@@ -62,8 +62,9 @@ def protocol_range(words) -> tuple[str, str]:
         if name and name not in VERSIONS:
             raise ValueError(f"bad TLS protocol: {name}")
     # exclusions at the bottom of the range raise the minimum
-    ordered = [v for v in VERSIONS if v in allowed and (not low or VERSIONS.index(v) >= VERSIONS.index(low))]
-    if ordered and ordered[0] != (low or "SSLv2"):
+    usable = VERSIONS[1:]  # no TLS library speaks SSLv2 any more
+    ordered = [v for v in usable if v in allowed and (not low or VERSIONS.index(v) >= VERSIONS.index(low))]
+    if ordered and ordered[0] != (low or "SSLv3"):
         low = ordered[0]
     return low, high
 
