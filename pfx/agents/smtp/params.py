@@ -32,8 +32,8 @@ _TWINS = (
     ("mx_address_limit", "5", "5", "int", 0),
     ("mx_session_limit", "2", "2", "int", 0),
     ("skip_5xx_greeting", "yes", "yes", "bool", None),
-    ("never_send_ehlo", "no", "no", "bool", None),
-    ("always_send_ehlo", "yes", "yes", "bool", None),
+    ("never_send_ehlo", "no", None, "bool", None),
+    ("always_send_ehlo", "yes", None, "bool", None),
     ("line_length_limit", "998", "998", "int", 0),
     ("defer_if_no_mx_address_found", "no", "no", "bool", None),
     ("connection_cache_on_demand", "yes", "yes", "bool", None),
@@ -42,6 +42,7 @@ _TWINS = (
     ("connection_reuse_time_limit", "300s", "300s", "time", 1),
     ("connection_reuse_count_limit", "0", "0", "int", 0),
     ("sasl_auth_enable", "no", "no", "bool", None),
+    ("sasl_auth_soft_bounce", "yes", "yes", "bool", None),
     ("sasl_password_maps", "", "", "str", None),
     ("sasl_mechanism_filter", "", "", "list", None),
     ("sasl_security_options", "noplaintext, noanonymous", "noplaintext, noanonymous", "list", None),
@@ -64,9 +65,18 @@ _TWINS = (
     ("tls_fingerprint_digest", "sha256", "sha256", "str", None),
 )
 
+# lmtp(8) says LHLO where smtp(8) says HELO; None above: smtp(8) only
+_LMTP_NAME = {"helo_timeout": "lhlo_timeout", "helo_name": "lhlo_name"}
+
+
+def _name(suffix: str, lmtp: bool) -> str:
+    return f"lmtp_{_LMTP_NAME.get(suffix, suffix)}" if lmtp else f"smtp_{suffix}"
+
+
 AGENT_PARAMS = tuple(
-    Param(f"{family}_{suffix}", smtp if family == "smtp" else lmtp, kind, low)
+    Param(_name(suffix, family == "lmtp"), smtp if family == "smtp" else lmtp, kind, low)
     for suffix, smtp, lmtp, kind, low in _TWINS for family in ("smtp", "lmtp")
+    if family == "smtp" or lmtp is not None
 ) + (
     Param("relayhost", ""),
     Param("disable_mime_output_conversion", "no", "bool"),
@@ -97,6 +107,7 @@ class AgentConfig:
     smtputf8_enable: bool
     mime_conversion: bool
     sasl_enable: bool
+    sasl_soft_bounce: bool
     sasl_password_maps: str
     sasl_mechanism_filter: tuple
     sasl_options: tuple
@@ -131,9 +142,12 @@ def _port(text: str, lmtp: bool) -> int:
 def read_config(settings, lmtp: bool) -> AgentConfig:
     """Read the row's settings; ConfigError for a bad value (at start, never later)."""
     p = "lmtp_" if lmtp else "smtp_"
+    smtp_only = {suffix: smtp for suffix, smtp, low, _, _ in _TWINS if low is None}
 
     def get(suffix):
-        return settings.get(p + suffix)
+        if lmtp and suffix in smtp_only:
+            return smtp_only[suffix] == "yes"
+        return settings.get(_name(suffix, lmtp))
 
     level = get("tls_security_level").strip().lower()
     if not level:  # Postfix's pre-2.3 booleans
@@ -158,7 +172,8 @@ def read_config(settings, lmtp: bool) -> AgentConfig:
         timeouts={s: get(f"{s}_timeout") for s in _STAGES},
         smtputf8_enable=settings.get("smtputf8_enable"),
         mime_conversion=not settings.get("disable_mime_output_conversion"),
-        sasl_enable=get("sasl_auth_enable"), sasl_password_maps=get("sasl_password_maps"),
+        sasl_enable=get("sasl_auth_enable"), sasl_soft_bounce=get("sasl_auth_soft_bounce"),
+        sasl_password_maps=get("sasl_password_maps"),
         sasl_mechanism_filter=tuple(m.upper() for m in get("sasl_mechanism_filter")),
         sasl_options=tuple(get("sasl_security_options")),
         sasl_tls_options=tuple(get("sasl_tls_security_options")),

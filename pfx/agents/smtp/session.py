@@ -226,8 +226,10 @@ class Session:
                     self.conn.auth_response(sasl.login_answer(step, creds)), "AUTH")
                 step += 1
         if reply.code != 235:
-            # smtp_sasl_auth_soft_bounce (default yes): try later or elsewhere
-            self._fail("4.7.8" if reply.dsn is None else "4" + str(reply.dsn)[1:],
+            dsn = reply_dsn(reply) if reply.code >= 400 else "4.7.0"
+            if cfg.sasl_soft_bounce:  # smtp_sasl_auth_soft_bounce: try later or elsewhere
+                dsn = "4" + dsn[1:]
+            self._fail(dsn,
                        f"SASL authentication failed; server {self.target.name} said: "
                        f"{reply_line(reply)}")
 

@@ -55,3 +55,23 @@ def test_lmtp_timeouts_are_the_lmtp_twins():
     clock.advance(3)
     [s] = result_of(d).statuses
     assert s.text == "conversation with 127.0.0.1[127.0.0.1] timed out while sending MAIL FROM"
+
+
+def test_lhlo_name_and_timeout_are_lmtps_own_parameters():
+    server = FakeServer(ehlo=("8BITMIME",), silent={"CONNECT"})
+    agent, _, clock = make_agent({"127.0.0.1": server}, None, lmtp=True, lmtp_lhlo_timeout="4s")
+    d = agent.deliver(request("a@example.test", nexthop="inet:127.0.0.1"))
+    clock.advance(4)
+    [s] = result_of(d).statuses
+    assert s.text.endswith("timed out while receiving the initial server greeting")
+    server = FakeServer(ehlo=("8BITMIME",))
+    agent, _, _ = make_agent({"127.0.0.1": server}, None, lmtp=True, lmtp_lhlo_name="lmtp.client")
+    result_of(agent.deliver(request("a@example.test", nexthop="inet:127.0.0.1")))
+    assert server.lines[0] == "LHLO lmtp.client"
+
+
+def test_lmtp_declares_postfixs_names():
+    from pfx.agents.smtp.params import AGENT_PARAMS
+    names = {p.name for p in AGENT_PARAMS}
+    assert {"lmtp_lhlo_name", "lmtp_lhlo_timeout", "smtp_helo_name", "smtp_never_send_ehlo"} <= names
+    assert not names & {"lmtp_helo_name", "lmtp_helo_timeout", "lmtp_never_send_ehlo"}
