@@ -37,6 +37,8 @@ DEVIATIONS = {
 #: Parameters pfx declares that Postfix does not have (Postfix warns "unknown parameter").
 PFX_ONLY = {
     "example_directory": "the documented example agent's own parameter (docs/examples/)",
+    "pfx_dns_servers": "DNS servers for the shared resolver (pfx.runtime.dns); Postfix uses resolv.conf",
+    "pfx_dns_timeout": "per-try DNS timeout of the shared resolver (pfx.runtime.dns)",
 }
 
 
