@@ -200,3 +200,15 @@ def test_lmtp_server_down_defers(dns, port):
                    "recipients": ["alice@example.test"]})
     assert res == [["deferred", "4.4.1", f"connect to 127.0.0.1[127.0.0.1]:{dead}: Connection refused",
                     "none"]]
+
+
+def test_connection_reuse_and_a_large_message_over_tls(dns, port, servers, pki):
+    tls = servers["tls"]
+    before, count = tls.sessions, len(tls.messages)
+    big = "Subject: big\n\n" + ("0123456789" * 99 + "\n.leading dot\n") * 2000  # about 2 MB
+    [results] = drive({**job(dns, port, "tls.test", smtp_tls_security_level="verify",
+                             smtp_tls_CAfile=str(pki / "ca.pem")), "repeat": 3, "body": big})
+    assert [r[0][0] for r in results] == ["sent"] * 3
+    assert tls.sessions - before == 1  # one TLS session carried all three
+    data = tls.messages[count][2]
+    assert data.count(b"\r\n..leading dot\r\n") == 2000 and len(data) > 2_000_000

@@ -6,7 +6,8 @@
 
 Each job gets fresh Settings (main.cf values from "main"), the resolver pfx.app would
 build (pfx.runtime.dns.make_resolver, so pfx_dns_servers is exercised for real) and the
-table registry; the result line lists [action, dsn, text, relay] per recipient.
+table registry; the result line lists [action, dsn, text, relay] per recipient (with
+"repeat": N, a list of N such lists: N deliveries by one agent).
 """
 
 import io
@@ -41,9 +42,12 @@ async def run_job(reactor, job):
         nexthop=job.get("nexthop", ""), size=len(body), arrival=0.0,
         smtputf8=job.get("smtputf8", False), body_type=job.get("body_type", ""),
         open_content=lambda: io.BytesIO(body))
-    result = await agent.deliver(request)
+    results = []
+    for _ in range(job.get("repeat", 1)):  # one agent: the later deliveries may reuse
+        result = await agent.deliver(request)
+        results.append([[s.action, str(s.dsn), s.text, s.relay] for s in result.statuses])
     await agent.stop()
-    return [[s.action, str(s.dsn), s.text, s.relay] for s in result.statuses]
+    return results if "repeat" in job else results[0]
 
 
 async def main(reactor):

@@ -113,6 +113,9 @@ class ScriptedSmtpServer:
                         data += chunk
                     self.messages.append((mail, rcpts, bytes(data), tls, user))
                     await send("250 2.0.0 Ok: queued as 7B2F1C")
+                elif verb in ("RSET", "NOOP"):
+                    mail, rcpts = None, []
+                    await send("250 2.0.0 Ok")
                 elif verb == "QUIT":
                     await send("221 2.0.0 Bye")
                     break

@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from pfx.agents.smtp import connect, tls_policy
+from pfx.agents.smtp.cache import ConnectionCache
 from pfx.agents.smtp.destinations import DnsProblem, Resolution
 from pfx.agents.smtp.session import Outcome, Session, SessionFailed
 from pfx.dsn import Dsn
@@ -42,6 +43,8 @@ class SmtpAgent:
         self.tls_creator = tls_creator or connect.client_tls
         self.rng = rng or random.Random()
         self._active = set()
+        self.cache = ConnectionCache(runtime.clock, config.cache_time_limit,
+                                     config.reuse_time_limit, config.reuse_count_limit, _goodbye)
 
     def deliver(self, request):
         d = defer.ensureDeferred(self._deliver(request))
@@ -54,7 +57,10 @@ class SmtpAgent:
 
     def stop(self):
         pending = list(self._active)
-        return defer.DeferredList(pending, consumeErrors=True).addCallback(lambda _: None)
+
+        def idle(_):
+            self.cache.close_all()
+        return defer.DeferredList(pending, consumeErrors=True).addCallback(idle)
 
     async def _deliver(self, request):
         rcpts = request.recipients
@@ -95,6 +101,17 @@ class SmtpAgent:
         except TableRetry:
             return [Outcome("deferred", "4.3.0", "TLS policy lookup error")] * n, "none", False
         policy = tls_policy.decide(self.config, target, value)
+        cached = self.cache.take(target) if self._caching(target) else None
+        if cached is not None:
+            proto, born, uses = cached
+            session = Session(proto, target, self.config, request, recipients, policy,
+                              self.runtime, self.tls_creator)
+            try:
+                outcomes = await session.run(reused=True)
+                await self._finish(session, target, born, uses + 1)
+                return outcomes, target.relay, True
+            except Exception:  # the idle connection went bad: forget it, connect afresh
+                proto.abort()
         for retry_plain in (False, True):
             try:
                 proto = await self.connector(self.runtime.reactor, target,
@@ -105,8 +122,11 @@ class SmtpAgent:
                 return [Outcome("deferred", "4.4.1", text)] * n, "none", False
             session = Session(proto, target, self.config, request, recipients, policy,
                               self.runtime, self.tls_creator)
+            born = self.runtime.clock.seconds()
             try:
-                return await session.run(), target.relay, True
+                outcomes = await session.run()
+                await self._finish(session, target, born, 1)
+                return outcomes, target.relay, True
             except SessionFailed as e:
                 await session.quit()
                 if e.tls_failed and not retry_plain:
@@ -125,9 +145,31 @@ class SmtpAgent:
                     target.relay, False
         raise AssertionError("unreachable")  # the loop always returns
 
+    def _caching(self, target) -> bool:
+        # on demand: Postfix caches when qmgr has a backlog; we keep every clean connection
+        # for smtp_connection_cache_time_limit, which costs one idle socket for 2 s
+        domain = tls_policy.nexthop_domain(target.nexthop)
+        return self.config.cache_on_demand or domain in self.config.cache_destinations \
+            or target.nexthop in self.config.cache_destinations
+
+    async def _finish(self, session, target, born, uses):
+        if session.reusable and self._caching(target) and \
+                self.cache.put(target, session.proto, born, uses):
+            return
+        await session.quit()
+
     def _warn(self, text):
         if self.runtime.log is not None:
             self.runtime.log.warning(text)
+
+
+def _goodbye(proto):
+    """Close an idle cached connection politely, without waiting for the 221."""
+    try:
+        proto.send(proto.conn.quit())
+    except Exception:
+        pass
+    proto.close()
 
 
 def _action(dsn: str) -> str:

@@ -126,6 +126,11 @@ class AgentConfig:
     tls_fingerprints: tuple
     tls_fingerprint_digest: str
     line_length_limit: int
+    cache_on_demand: bool
+    cache_destinations: tuple
+    cache_time_limit: int
+    reuse_time_limit: int
+    reuse_count_limit: int
 
 
 _STAGES = ("connect", "helo", "mail", "rcpt", "data_init", "data_xfer", "data_done", "quit",
@@ -186,4 +191,9 @@ def read_config(settings, lmtp: bool) -> AgentConfig:
         tls_fingerprints=tuple(get("tls_fingerprint_cert_match")),
         tls_fingerprint_digest=get("tls_fingerprint_digest"),
         line_length_limit=get("line_length_limit"),
+        cache_on_demand=get("connection_cache_on_demand"),
+        cache_destinations=tuple(get("connection_cache_destinations")),
+        cache_time_limit=get("connection_cache_time_limit"),
+        reuse_time_limit=get("connection_reuse_time_limit"),
+        reuse_count_limit=get("connection_reuse_count_limit"),
     )

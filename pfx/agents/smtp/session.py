@@ -34,7 +34,7 @@ _WHILE = {"CONNECT": "receiving the initial server greeting",
           "AUTH": "authenticating", "MAIL": "sending MAIL FROM", "RCPT": "sending RCPT TO",
           "DATA": "sending DATA command", "BODY": "sending message body",
           "END": "sending end of data -- message may be sent more than once",
-          "QUIT": "sending QUIT"}
+          "QUIT": "sending QUIT", "RSET": "sending RSET"}
 _STAGE = {"CONNECT": "helo", "EHLO": "helo", "HELO": "helo", "LHLO": "helo",
           "STARTTLS": "starttls", "AUTH": "helo", "MAIL": "mail", "RCPT": "rcpt",
           "DATA": "data_init", "END": "data_done", "QUIT": "quit", "RSET": "rset"}
@@ -90,6 +90,7 @@ class Session:
         self.runtime = runtime
         self.tls_creator = tls_creator  # policy -> IOpenSSLClientConnectionCreator
         self.handshake_done = False
+        self.reusable = False  # the transaction ended cleanly: the connection may be cached
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -125,7 +126,22 @@ class Session:
 
     # -- the dialogue ---------------------------------------------------------------------
 
-    async def run(self) -> list[Outcome]:
+    async def run(self, reused=False) -> list[Outcome]:
+        """The dialogue up to the end of the transaction; the caller QUITs or caches.
+        ``reused``: a cached connection, checked with RSET instead of greeting and EHLO."""
+        if reused:
+            self.handshake_done = True
+            reply = await self._command(self.conn.rset(), "RSET")
+            if reply.code // 100 != 2:
+                raise SessionFailed(self._outcome(reply, "RSET"), True)
+        else:
+            await self._open()
+        early = self._check_extensions()
+        outcomes = [early] * len(self.recipients) if early else await self._transaction()
+        self.reusable = not self.proto.lost
+        return outcomes
+
+    async def _open(self):
         greeting = await self._reply("CONNECT")
         if greeting.code // 100 != 2:
             out = self._outcome(greeting, "CONNECT")
@@ -136,13 +152,6 @@ class Session:
         await self._starttls()
         self.handshake_done = True
         await self._authenticate()
-        early = self._check_extensions()
-        if early is not None:
-            await self.quit()
-            return [early] * len(self.recipients)
-        outcomes = await self._transaction()
-        await self.quit()
-        return outcomes
 
     async def _hello(self):
         name = self.config.helo_name
