@@ -133,7 +133,9 @@ class SmtpAgent:
                     self._warn(f"{target.name}: TLS handshake failed; trying plaintext")
                     policy = tls_policy.TlsPolicy("none")
                     continue
-                return [e.outcome] * n, target.relay, e.handshake_done
+                outcomes = [o if o is not None and not o.soft else e.outcome
+                            for o in session.partial]
+                return outcomes, target.relay, e.handshake_done
             except TableRetry:
                 proto.abort()
                 return [Outcome("deferred", "4.3.0", "smtp_sasl_password_maps lookup error")] * n, \

@@ -120,6 +120,8 @@ class SmtpClientProtocol(Protocol):
     def start_tls(self, creator, timeout) -> defer.Deferred:
         """After the 220 to STARTTLS: switch the transport; fires when the handshake is done.
         Raises RemoteProtocolError at once if plaintext followed the 220 (injection)."""
+        if self._violation is not None:
+            raise RemoteProtocolError(self._violation)
         self.conn.start_tls()
         d = self._tls_waiter = defer.Deferred()
         self._start_timer(timeout, self._tls_timed_out)
@@ -143,12 +145,12 @@ class SmtpClientProtocol(Protocol):
     # -- internals ----------------------------------------------------------------------
 
     def _event(self):
+        event = self.conn.next_event()  # replies parsed before a violation still count
+        if event is not NEED_DATA:
+            return event
         if self._violation is not None:
             return defer.fail(ProtocolViolation(self._violation))
-        event = self.conn.next_event()
-        if event is NEED_DATA:
-            return ServerClosed() if self.lost else None
-        return event
+        return ServerClosed() if self.lost else None
 
     def _wake(self):
         if self._waiter is None:

@@ -63,6 +63,8 @@ class SessionFailed(Exception):
     """
 
     def __init__(self, outcome, handshake_done=False, tls_failed=False):
+        # Session.partial keeps the final per-recipient results that came before the
+        # failure (a 5xx RCPT, an LMTP 250 after DATA); only the rest get ``outcome``
         super().__init__(outcome.text)
         self.outcome = outcome
         self.handshake_done = handshake_done
@@ -91,6 +93,7 @@ class Session:
         self.tls_creator = tls_creator  # policy -> IOpenSSLClientConnectionCreator
         self.handshake_done = False
         self.reusable = False  # the transaction ended cleanly: the connection may be cached
+        self.partial: list[Outcome | None] = [None] * len(recipients)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -118,6 +121,8 @@ class Session:
             self._fail("4.5.0", f"protocol error with {self.target.name} while {_WHILE[command]}: {e}")
         if isinstance(event, ServerClosed):
             self._fail("4.4.2", f"lost connection with {self.target.name} while {_WHILE[command]}")
+        if event.reply.code == 421 and command != "QUIT":  # the server is leaving: stop here
+            raise SessionFailed(self._outcome(event.reply, command), self.handshake_done)
         return event.reply
 
     async def _command(self, data, command):
@@ -259,7 +264,7 @@ class Session:
         body_type = req.body_type if req.body_type in ("7BIT", "8BITMIME") else None
         params = MailParams(size=req.size or None, body=body_type, smtputf8=req.smtputf8,
                             ret=req.ret, envid=req.envid)
-        out: list[Outcome | None] = [None] * len(self.recipients)
+        out: list[Outcome | None] = self.partial  # what is known if the session breaks
         accepted: list[int] = []
         mail_data = conn.mail(req.sender, params)
         rcpt_data = [conn.rcpt(r.address, _rcpt_params(r)) if pipelining else None
@@ -324,14 +329,14 @@ class Session:
                     await self._write(conn.send_body(chunk))
         finally:
             await run(f.close)
-        await self._write(conn.end_body())
+        await self._write(conn.end_body(), last=True)
 
-    async def _write(self, data):
+    async def _write(self, data, last=False):
         try:
             await self.proto.write_body(data, self.config.timeouts["data_xfer"])
         except SessionTimeout:
             self._fail("4.4.2", f"conversation with {self.target.name} timed out while {_WHILE['BODY']}")
-        if self.proto.lost:
+        if self.proto.lost and not last:  # after the last bytes, replies may still be queued
             self._fail("4.4.2", f"lost connection with {self.target.name} while {_WHILE['BODY']}")
 
     async def quit(self):

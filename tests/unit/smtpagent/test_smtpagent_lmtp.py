@@ -75,3 +75,18 @@ def test_lmtp_declares_postfixs_names():
     names = {p.name for p in AGENT_PARAMS}
     assert {"lmtp_lhlo_name", "lmtp_lhlo_timeout", "smtp_helo_name", "smtp_never_send_ehlo"} <= names
     assert not names & {"lmtp_helo_name", "lmtp_helo_timeout", "lmtp_never_send_ehlo"}
+
+
+def test_lmtp_replies_before_a_lost_connection_stay_final():
+    server = FakeServer(ehlo=DOVECOT_EHLO, replies={
+        "END:a@example.test": "250 2.0.0 <a@example.test> Saved",
+        "END:b@example.test": "421 4.3.0 shutting down",
+        "RCPT:x@example.test": "550 5.1.1 <x@example.test> User doesn't exist"})
+    agent, _, _ = make_agent({"127.0.0.1": server}, None, lmtp=True)
+    res = result_of(agent.deliver(request("a@example.test", "x@example.test", "b@example.test",
+                                          "c@example.test", nexthop="inet:127.0.0.1")))
+    got = [(s.action, str(s.dsn)) for s in res.statuses]
+    # a was saved and x refused before the server left: never sent or tried again
+    assert got == [("sent", "2.0.0"), ("bounced", "5.1.1"), ("deferred", "4.3.0"), ("deferred", "4.3.0")]
+    assert res.statuses[3].text == ("host 127.0.0.1[127.0.0.1] said: 421 4.3.0 shutting down "
+                                    "(in reply to end of DATA command)")

@@ -94,9 +94,12 @@ def test_encrypt_refused_starttls_defers():
                       "454 4.7.0 no")
 
 
-def test_plaintext_injected_after_starttls_reply_is_a_protocol_error():
-    server = FakeServer(plaintext_after_tls=b"250 2.1.0 injected\r\n")
+@pytest.mark.parametrize("injected", [b"250 2.1.0 injected\r\n", b"250 2.1.0 half a line"])
+def test_plaintext_injected_after_starttls_reply_is_a_protocol_error(injected):
+    server = FakeServer(plaintext_after_tls=injected)
     s, _ = run(server, smtp_tls_security_level="may")
+    assert s.text == ("protocol error with mx1.example.com[192.0.2.1]: unexpected plaintext "
+                      "after the 220 reply to STARTTLS")
     assert (s.action, str(s.dsn)) == ("deferred", "4.5.0") and s.text.startswith("protocol error with mx1.example.com[192.0.2.1]")
     assert server.lines == ["EHLO client.example", "STARTTLS"]
 
