@@ -26,7 +26,7 @@ from pfx.agents.smtp.destinations import DnsProblem, Resolution
 from pfx.agents.smtp.session import Outcome, Session, SessionFailed
 from pfx.dsn import Dsn
 from pfx.envelope import DeliveryResult, RecipientStatus
-from pfx.errors import TableRetry
+from pfx.errors import Panic, TableRetry
 from pfx.interfaces import IDeliveryAgent
 
 
@@ -145,7 +145,7 @@ class SmtpAgent:
                 self._warn(f"{target.name}: unexpected error: {Failure().getErrorMessage()}")
                 return [Outcome("deferred", "4.3.0", f"local error talking to {target.name}")] * n, \
                     target.relay, False
-        raise AssertionError("unreachable")  # the loop always returns
+        raise Panic("smtp agent: the connection loop ended without a result")
 
     def _caching(self, target) -> bool:
         # on demand: Postfix caches when qmgr has a backlog; we keep every clean connection

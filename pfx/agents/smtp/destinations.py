@@ -20,6 +20,7 @@ from twisted.names import dns, error
 from twisted.python.failure import Failure
 
 from pfx.address.domains import parse_nexthop
+from pfx.agents.smtp.params import service_port
 
 _TEMP = (error.DNSServerError, error.DNSQueryRefusedError, error.DNSQueryTimeoutError,
          error.DNSUnknownError, defer.TimeoutError)
@@ -126,9 +127,7 @@ class Resolution:
         raise (soft or problems)[0]
 
     async def _hop(self, hop) -> list[Target]:
-        port = int(hop.port) if hop.port.isdigit() else self.config.default_port
-        if hop.port and not hop.port.isdigit():
-            port = {"smtp": 25, "lmtp": 24, "submission": 587}.get(hop.port, port)
+        port = service_port(hop.port, self.config.default_port)
         written = _written(hop)
         if hop.kind == "unix":
             path = hop.host

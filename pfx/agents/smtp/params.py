@@ -2,7 +2,11 @@
 
 Each parameter exists twice, as smtp(8)/lmtp(8) have them; the agent reads the family
 of its master.cf command. smtp_tls_fingerprint_digest's default is "sha256" (Postfix's
-compatibility-level expression gives the same for level >= 3.6).
+compatibility-level expression gives the same for level >= 3.6). lmtp(8) has
+lmtp_lhlo_name/lmtp_lhlo_timeout where smtp(8) has smtp_helo_*, and no *_send_ehlo.
+
+Security: values come from main.cf and master.cf only; a bad one is a ConfigError
+when the agent is made, never a failure during delivery.
 """
 
 import attrs
@@ -137,11 +141,11 @@ _STAGES = ("connect", "helo", "mail", "rcpt", "data_init", "data_xfer", "data_do
            "rset", "starttls")
 
 
-def _port(text: str, lmtp: bool) -> int:
+def service_port(text: str, default: int) -> int:
+    """A port number or service name (smtp, lmtp, submission, smtps)."""
     if text.isdigit():
         return int(text)
-    return {"smtp": 25, "lmtp": 24, "submission": 587, "smtps": 465}.get(
-        text, 24 if lmtp else 25)
+    return {"smtp": 25, "lmtp": 24, "submission": 587, "smtps": 465}.get(text, default)
 
 
 def read_config(settings, lmtp: bool) -> AgentConfig:
@@ -169,7 +173,7 @@ def read_config(settings, lmtp: bool) -> AgentConfig:
     return AgentConfig(
         lmtp=lmtp, service=settings.service_name or ("lmtp" if lmtp else "smtp"),
         myhostname=settings.get_str("myhostname"), helo_name=get("helo_name"),
-        default_port=_port(get("tcp_port"), lmtp), relayhost=settings.get_str("relayhost"),
+        default_port=service_port(get("tcp_port"), 24 if lmtp else 25), relayhost=settings.get_str("relayhost"),
         inet_protocols=frozenset(protocols or {"ipv4"}), address_preference=preference,
         mx_address_limit=get("mx_address_limit"), mx_session_limit=get("mx_session_limit"),
         skip_5xx_greeting=get("skip_5xx_greeting"), never_send_ehlo=get("never_send_ehlo"),

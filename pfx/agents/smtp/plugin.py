@@ -1,4 +1,8 @@
-"""The ``smtp`` and ``lmtp`` agent factories (one agent class serving both master.cf commands)."""
+"""The ``smtp`` and ``lmtp`` agent factories (one agent class serving both master.cf commands).
+
+Security: importing this module (plugin discovery) loads only parameter declarations;
+the agent and its Twisted machinery are imported when a master.cf row is built.
+"""
 
 from twisted.plugin import IPlugin
 from zope.interface import implementer
