@@ -212,3 +212,38 @@ def test_connection_reuse_and_a_large_message_over_tls(dns, port, servers, pki):
     assert tls.sessions - before == 1  # one TLS session carried all three
     data = tls.messages[count][2]
     assert data.count(b"\r\n..leading dot\r\n") == 2000 and len(data) > 2_000_000
+
+
+def test_relayhost_without_a_transport_nexthop(dns, port, make_smtp_sink):
+    sink = make_smtp_sink()
+    [res] = drive({"main": main_cf(dns, port, relayhost=f"[127.0.0.1]:{sink.port}"),
+                   "nexthop": "", "recipients": ["someone@nosuch.test"]})
+    assert res[0][0] == "sent" and res[0][3] == f"127.0.0.1[127.0.0.1]:{sink.port}"
+
+
+def test_starttls_and_sasl_to_a_real_postfix_submission_server(dns, port, pki, dovecot,
+                                                               make_postfix, tmp_path):
+    keydir = tmp_path / "keys"
+    keydir.mkdir()
+    for name in ("mx.pem", "mx.key"):
+        (keydir / name).write_bytes((pki / name).read_bytes())
+    pf = make_postfix("discard", main_extra={
+        "smtpd_sasl_auth_enable": "yes", "smtpd_sasl_type": "dovecot",
+        "smtpd_sasl_path": dovecot.auth_socket, "smtpd_tls_auth_only": "yes",
+        "smtpd_tls_security_level": "may", "smtpd_tls_cert_file": str(keydir / "mx.pem"),
+        "smtpd_tls_key_file": str(keydir / "mx.key"), "mynetworks": "192.0.2.250/32",
+        "smtpd_relay_restrictions": "permit_sasl_authenticated, reject"})
+    maps = tmp_path / "sasl_passwd"
+    maps.write_text(f"[127.0.0.1]:{pf.port} alice@example.test:alicepw\n")
+    nexthop = f"[127.0.0.1]:{pf.port}"
+    ok, no_auth = drive(
+        job(dns, port, nexthop, "rcpt@elsewhere.test", smtp_sasl_auth_enable="yes",
+            smtp_sasl_password_maps=f"texthash:{maps}", smtp_sasl_security_options="noanonymous",
+            smtp_tls_security_level="verify", smtp_tls_CAfile=str(pki / "ca.pem"),
+            smtp_tls_verify_cert_match="mx.tls.test"),
+        job(dns, port, nexthop, "rcpt@elsewhere.test", smtp_tls_security_level="may"))
+    assert ok[0][:2] == ["sent", "2.0.0"], ok
+    assert no_auth[0][:2] == ["bounced", "5.7.1"] and no_auth[0][2].endswith(
+        "Recipient address rejected: Access denied (in reply to RCPT TO command)")
+    pf.wait_for_log("sasl_method=PLAIN, sasl_username=alice@example.test")
+    assert "alicepw" not in pf.log_text()
