@@ -37,6 +37,7 @@ nomx         IN A   127.0.0.3
 nullmx       IN MX  0 .
 tls          IN MX  10 mx.tls.test.
 mx.tls       IN A   127.0.0.4
+v6only       IN AAAA ::1
 """
 
 
@@ -89,8 +90,9 @@ def servers(port, pki):
                          keyfile=str(pki / "mx.key")).start()
     sasl = ScriptedSmtpServer("127.0.0.6", port, certfile=str(pki / "mx.pem"),
                           keyfile=str(pki / "mx.key"), auth=("joe", "s3cret")).start()
-    yield {"plain": plain, "tls": tls, "sasl": sasl}
-    for s in (plain, tls, sasl):
+    v6 = ScriptedSmtpServer("::1", port).start()
+    yield {"plain": plain, "tls": tls, "sasl": sasl, "v6": v6}
+    for s in (plain, tls, sasl, v6):
         s.stop()
 
 
@@ -118,6 +120,15 @@ def test_mx_order_failover_fallbacks_and_dns_failures(dns, port, servers):
                    "name=nosuch.test type=MX: Host not found", "none"]]
     assert servfail[0][:2] == ["deferred", "4.4.3"] and slow[0][:2] == ["deferred", "4.4.3"]
     assert servers["plain"].messages[0][1] == ["a@order.test"]
+
+
+def test_aaaa_only_host_over_ipv6_and_inet_protocols(dns, port, servers):
+    v6, v4only = drive(job(dns, port, "v6only.test", inet_protocols="all"),
+                       job(dns, port, "v6only.test", inet_protocols="ipv4"))
+    assert v6[0][0] == "sent" and v6[0][3] == f"v6only.test[::1]:{port}"
+    assert v4only[0][:3] == ["bounced", "5.4.4", "Host or domain name not found. Name service "
+                             "error for name=v6only.test type=A: Host found but no data record "
+                             "of requested type"]
 
 
 def test_per_recipient_partial_failure(dns, port, servers):
@@ -177,11 +188,13 @@ def test_lmtp_to_dovecot_inet_and_unix(dovecot, dns, port):
     inet, unix = drive(
         {"lmtp": True, "main": main_cf(dns, port), "nexthop": f"inet:127.0.0.1:{dovecot.lmtp_port}",
          "recipients": ["alice@example.test", "ghost@example.test", "bob@example.test",
-                        "carol@example.test"], "body": body + "x" * 3000 + "\n"},
+                        "carol@example.test", "dave@example.test"],
+         "body": body + "x" * 3000 + "\n"},
         {"lmtp": True, "main": main_cf(dns, port), "nexthop": f"unix:{dovecot.lmtp_socket}",
          "recipients": ["bob@example.test"], "body": body})
     relay = f"127.0.0.1[127.0.0.1]:{dovecot.lmtp_port}"
-    assert [r[0] for r in inet] == ["sent", "bounced", "sent", "bounced"]
+    assert [r[0] for r in inet] == ["sent", "bounced", "sent", "bounced", "deferred"]
+    assert inet[4][1] == "4.2.2"  # dave: over quota with quota_full_tempfail
     assert inet[1] == ["bounced", "5.1.1", "host 127.0.0.1[127.0.0.1] said: 550 5.1.1 "
                        "<ghost@example.test> User doesn't exist: ghost@example.test "
                        "(in reply to RCPT TO command)", relay]
