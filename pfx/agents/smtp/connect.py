@@ -44,7 +44,7 @@ def connect_error_text(failure: Failure) -> str:
 
     if failure.check(error.ConnectionRefusedError):
         return "Connection refused"
-    if failure.check(error.TimeoutError, error.UserError):
+    if failure.check(error.TimeoutError, error.TCPTimedOutError):
         return "Connection timed out"
     value = failure.value
     err = getattr(value, "osError", None)

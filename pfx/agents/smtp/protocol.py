@@ -58,7 +58,6 @@ class SmtpClientProtocol(Protocol):
         except RemoteProtocolError as e:
             self._violation = str(e)
             self.transport.abortConnection()
-            return
         self._wake()
 
     def connectionLost(self, reason=None):
