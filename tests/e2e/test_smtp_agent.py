@@ -153,16 +153,20 @@ def test_smtp_sink_accepts_and_refuses(dns, port, make_smtp_sink):
 
 def test_starttls_levels_with_a_private_ca(dns, port, servers, pki):
     ca = str(pki / "ca.pem")
-    may, verify, secure, untrusted, plain_encrypt = drive(
+    may, verify, secure, untrusted, plain_encrypt, wrong_name = drive(
         job(dns, port, "tls.test", smtp_tls_security_level="may"),
         job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CAfile=ca),
         job(dns, port, "tls.test", smtp_tls_security_level="secure", smtp_tls_CAfile=ca),
         job(dns, port, "tls.test", smtp_tls_security_level="verify",
             smtp_tls_CAfile=str(pki / "mx.pem")),
-        job(dns, port, "nomx.test", smtp_tls_security_level="encrypt"))
+        job(dns, port, "nomx.test", smtp_tls_security_level="encrypt"),
+        job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CAfile=ca,
+            smtp_tls_verify_cert_match="other.tls.test"))
     assert [may[0][0], verify[0][0], secure[0][0]] == ["sent"] * 3
     assert all(m[3] for m in servers["tls"].messages)  # every message arrived over TLS
-    assert untrusted[0][:2] == ["deferred", "4.7.5"]
+    assert untrusted[0][:3] == ["deferred", "4.7.5", "Server certificate not trusted"]
+    assert wrong_name[0][:3] == ["deferred", "4.7.5", "Server certificate not verified: host "
+                                 "mx.tls.test[127.0.0.4]"]
     assert plain_encrypt == [["deferred", "4.7.4", "TLS is required, but was not offered by host "
                               "nomx.test[127.0.0.3]", f"nomx.test[127.0.0.3]:{port}"]]
 
