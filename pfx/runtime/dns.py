@@ -1,4 +1,4 @@
-"""The DNS resolver every program shares: twisted.names, servers from pfx_dns_servers or resolv.conf.
+"""The DNS resolver all programs share: twisted.names, asking pfx_dns_servers or resolv.conf's.
 
 We build ``twisted.names.client.Resolver(servers=...)`` ourselves rather than calling
 ``createResolver``: that one also merges /etc/resolv.conf into an explicit server list
@@ -39,7 +39,8 @@ def parse_server(text: str, default_port: int = 53) -> tuple[str, int]:
         ipaddress.ip_address(host)
         number = int(port)
     except ValueError:
-        raise ValueError(f"bad DNS server: {text!r} (use an IP address and optional port)") from None
+        raise ValueError(f"bad DNS server: {text!r} (use an IP address and optional port)") \
+            from None
     if not 0 < number < 65536:
         raise ValueError(f"bad DNS server port: {text!r}")
     return host, number

@@ -12,7 +12,7 @@ Where pfx differs from Postfix, on purpose:
   - dane falls back to may (no DNSSEC-validating resolver); dane-only defers.
   - A ``may`` session whose TLS handshake fails is retried once in plaintext on a new
     connection (Postfix does the same); never on the connection that failed.
-  - smtp_fallback_relay, smtp_bind_address, XFORWARD, BDAT and header/body checks on
+  - smtp_bind_address, XFORWARD, BDAT and header/body checks on
     output are not implemented; the statuses carry no conn_use= or delays= (they are
     not fields of RecipientStatus).
 """

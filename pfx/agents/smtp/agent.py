@@ -64,21 +64,44 @@ class SmtpAgent:
 
     async def _deliver(self, request):
         rcpts = request.recipients
+        if not rcpts:
+            return DeliveryResult(())
         final: dict[int, RecipientStatus] = {}
         soft: dict[int, RecipientStatus] = {}
-        domain = rcpts[0].address.rpartition("@")[2] if rcpts else ""
+        domain = rcpts[0].address.rpartition("@")[2]
         resolution = Resolution(self.config, self.runtime.resolver, self.rng, self.queue_directory)
+        fallback = self.config.fallback_relay
         try:
             targets = await resolution.targets(request.nexthop, domain)
         except DnsProblem as p:
             outcome = Outcome(_action(p.dsn), p.dsn, p.text)
-            return DeliveryResult(_status(r, outcome, "none") for r in rcpts)
+            # a destination that "can't be found" goes to smtp_fallback_relay; a null MX
+            # or a loop to ourselves is the domain's own answer
+            if not fallback or p.dsn in ("5.1.0", "5.4.6"):
+                return DeliveryResult(_status(r, outcome, "none") for r in rcpts)
+            targets = []
+            soft = {i: _status(r, _softened(outcome), "none") for i, r in enumerate(rcpts)}
+        await self._try(targets, request, final, soft)
+        if soft and fallback and request.nexthop != fallback:
+            try:
+                await self._try(await resolution.targets(fallback, domain), request, final, soft)
+            except DnsProblem:
+                pass  # the primary destination's reasons stay
+        statuses = [final.get(i) or soft.get(i) or _status(
+            r, Outcome("deferred", "4.4.0", "no server was tried"), "none")
+            for i, r in enumerate(rcpts)]
+        return DeliveryResult(statuses)
+
+    async def _try(self, targets, request, final, soft):
+        """Servers in order until every recipient is final or smtp_mx_session_limit is hit."""
+        rcpts = request.recipients
         sessions = 0
         for target in targets:
             pending = [i for i in range(len(rcpts)) if i not in final]
             if not pending:
                 break
-            outcomes, relay, counted = await self._attempt(target, request, [rcpts[i] for i in pending])
+            outcomes, relay, counted = await self._attempt(
+                target, request, [rcpts[i] for i in pending])
             for i, o in zip(pending, outcomes):
                 status = _status(rcpts[i], o, relay)
                 (soft if o.soft else final)[i] = status
@@ -87,10 +110,6 @@ class SmtpAgent:
             sessions += counted
             if self.config.mx_session_limit and sessions >= self.config.mx_session_limit:
                 break
-        statuses = [final.get(i) or soft.get(i) or _status(
-            r, Outcome("deferred", "4.4.0", "no server was tried"), "none")
-            for i, r in enumerate(rcpts)]
-        return DeliveryResult(statuses)
 
     async def _attempt(self, target, request, recipients):
         """(outcomes, relay, counts as a session) for one server."""
@@ -143,7 +162,8 @@ class SmtpAgent:
             except Exception:
                 proto.abort()
                 self._warn(f"{target.name}: unexpected error: {Failure().getErrorMessage()}")
-                return [Outcome("deferred", "4.3.0", f"local error talking to {target.name}")] * n, \
+                text = f"local error talking to {target.name}"
+                return [Outcome("deferred", "4.3.0", text)] * n, \
                     target.relay, False
         raise Panic("smtp agent: the connection loop ended without a result")
 
@@ -163,6 +183,11 @@ class SmtpAgent:
     def _warn(self, text):
         if self.runtime.log is not None:
             self.runtime.log.warning(text)
+
+
+def _softened(outcome):
+    """A permanent DNS answer, softened while a fallback relay is still to be tried."""
+    return Outcome("deferred", "4" + outcome.dsn[1:], outcome.text) if not outcome.soft else outcome
 
 
 def _goodbye(proto):

@@ -1,4 +1,4 @@
-"""Opening connections for the smtp/lmtp agent: TCP (v4/v6) and unix endpoints, and TLS client contexts.
+"""Opening connections for the smtp/lmtp agent: TCP (v4/v6) and unix endpoints, TLS contexts.
 
 The only module of the agent besides protocol.py that touches the reactor. The TLS
 context verifies the chain (at verify/secure, against smtp_tls_CAfile/CApath or the

@@ -24,7 +24,8 @@ from pfx.agents.smtp.params import service_port
 
 _TEMP = (error.DNSServerError, error.DNSQueryRefusedError, error.DNSQueryTimeoutError,
          error.DNSUnknownError, defer.TimeoutError)
-_STRERROR = {"nxdomain": "Host not found", "nodata": "Host found but no data record of requested type",
+_STRERROR = {"nxdomain": "Host not found",
+             "nodata": "Host found but no data record of requested type",
              "temp": "Host not found, try again"}
 
 
@@ -152,6 +153,17 @@ class Resolution:
             return None
         if len(records) == 1 and str(records[0].name).strip(".") == "":
             raise DnsProblem("5.1.0", f"Domain {domain} does not accept mail (nullMX)")
+        return self._not_myself(domain, records)
+
+    def _not_myself(self, domain, records):
+        """Drop MX hosts as preferred as this host or worse (Postfix's smtp_addr.c);
+        if this host is the best MX, the mail would loop: 5.4.6."""
+        me = self.config.myhostname.lower().rstrip(".")
+        mine = [r.preference for r in records if str(r.name).lower().rstrip(".") == me]
+        if mine:
+            records = [r for r in records if r.preference < min(mine)]
+            if not records:
+                raise DnsProblem("5.4.6", f"mail for {domain} loops back to myself")
         return [(n, True) for n in order_mx(records, self.rng) if n]
 
     async def _addresses_of(self, hosts, port, written) -> list[Target]:

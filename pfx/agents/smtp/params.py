@@ -1,4 +1,4 @@
-"""The smtp_* and lmtp_* parameters (Postfix's names and defaults) and the frozen AgentConfig read from them.
+"""The smtp_* and lmtp_* parameters (Postfix's names and defaults) and the AgentConfig from them.
 
 Each parameter exists twice, as smtp(8)/lmtp(8) have them; the agent reads the family
 of its master.cf command. smtp_tls_fingerprint_digest's default is "sha256" (Postfix's
@@ -29,6 +29,7 @@ _TWINS = (
     ("rset_timeout", "20s", "20s", "time", 1),
     ("starttls_timeout", "300s", "300s", "time", 1),
     ("tcp_port", "smtp", "24", "str", None),
+    ("fallback_relay", "$fallback_relay", "", "str", None),
     ("helo_name", "$myhostname", "$myhostname", "str", None),
     ("host_lookup", "dns", "dns", "list", None),
     ("dns_support_level", "", "", "str", None),
@@ -83,6 +84,7 @@ AGENT_PARAMS = tuple(
     if family == "smtp" or lmtp is not None
 ) + (
     Param("relayhost", ""),
+    Param("fallback_relay", ""),
     Param("disable_mime_output_conversion", "no", "bool"),
 ) + DNS_PARAMS
 
@@ -99,6 +101,7 @@ class AgentConfig:
     helo_name: str
     default_port: int
     relayhost: str
+    fallback_relay: str
     inet_protocols: frozenset
     address_preference: str
     mx_address_limit: int
@@ -173,7 +176,8 @@ def read_config(settings, lmtp: bool) -> AgentConfig:
     return AgentConfig(
         lmtp=lmtp, service=settings.service_name or ("lmtp" if lmtp else "smtp"),
         myhostname=settings.get_str("myhostname"), helo_name=get("helo_name"),
-        default_port=service_port(get("tcp_port"), 24 if lmtp else 25), relayhost=settings.get_str("relayhost"),
+        default_port=service_port(get("tcp_port"), 24 if lmtp else 25),
+        relayhost=settings.get_str("relayhost"), fallback_relay=get("fallback_relay").strip(),
         inet_protocols=frozenset(protocols or {"ipv4"}), address_preference=preference,
         mx_address_limit=get("mx_address_limit"), mx_session_limit=get("mx_session_limit"),
         skip_5xx_greeting=get("skip_5xx_greeting"), never_send_ehlo=get("never_send_ehlo"),

@@ -1,4 +1,4 @@
-"""The thin Twisted Protocol around pfx.smtp.client.ClientConnection: replies as Deferreds, with timeouts.
+"""The thin Twisted Protocol around pfx.smtp.client.ClientConnection: replies as Deferreds.
 
 The session (session.py) writes what the ClientConnection formats and awaits
 ``reply(timeout)``; this class owns only transport concerns: the per-stage timer

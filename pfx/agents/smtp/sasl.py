@@ -1,7 +1,7 @@
 """Client SASL for relaying through a provider: password lookup per next hop, PLAIN and LOGIN.
 
-smtp_sasl_password_maps is searched with the next hop as written (``[smtp.isp.example]:587``,
-``isp.example``), then the server's host name; the value is ``username:password``.
+smtp_sasl_password_maps is searched with the server's host name, then the next hop as
+written (``[smtp.isp.example]:587``, ``isp.example``); the value is ``username:password``.
 smtp_sasl_mechanism_filter and smtp_sasl_(tls_)security_options (noplaintext,
 noanonymous) narrow what the server offers.
 

@@ -116,9 +116,11 @@ class Session:
         try:
             event = await self.proto.reply(timeout)
         except SessionTimeout:
-            self._fail("4.4.2", f"conversation with {self.target.name} timed out while {_WHILE[command]}")
+            self._fail("4.4.2", f"conversation with {self.target.name} timed out "
+                                f"while {_WHILE[command]}")
         except ProtocolViolation as e:
-            self._fail("4.5.0", f"protocol error with {self.target.name} while {_WHILE[command]}: {e}")
+            self._fail("4.5.0", f"protocol error with {self.target.name} "
+                                f"while {_WHILE[command]}: {e}")
         if isinstance(event, ServerClosed):
             self._fail("4.4.2", f"lost connection with {self.target.name} while {_WHILE[command]}")
         if event.reply.code == 421 and command != "QUIT":  # the server is leaving: stop here
@@ -180,7 +182,8 @@ class Session:
             return
         if "STARTTLS" not in self.conn.extensions:
             if policy.required:
-                self._fail("4.7.4", f"TLS is required, but was not offered by host {self.target.name}")
+                self._fail("4.7.4", f"TLS is required, but was not offered by host "
+                                    f"{self.target.name}")
             return
         reply = await self._command(self.conn.starttls(), "STARTTLS")
         if reply.code != 220:
@@ -221,7 +224,7 @@ class Session:
         cfg = self.config
         if not cfg.sasl_enable or "AUTH" not in self.conn.extensions:
             return
-        keys = [self.target.nexthop, self.target.host]
+        keys = [self.target.host, self.target.nexthop]  # Postfix's order: host, then next hop
         creds = await sasl.lookup(self.runtime.tables, cfg.sasl_password_maps, keys)
         if creds is None:
             return  # Postfix: no credentials for this server, so just don't AUTH
@@ -335,7 +338,8 @@ class Session:
         try:
             await self.proto.write_body(data, self.config.timeouts["data_xfer"])
         except SessionTimeout:
-            self._fail("4.4.2", f"conversation with {self.target.name} timed out while {_WHILE['BODY']}")
+            self._fail("4.4.2", f"conversation with {self.target.name} timed out "
+                                f"while {_WHILE['BODY']}")
         if self.proto.lost and not last:  # after the last bytes, replies may still be queued
             self._fail("4.4.2", f"lost connection with {self.target.name} while {_WHILE['BODY']}")
 

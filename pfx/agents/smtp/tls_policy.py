@@ -1,4 +1,4 @@
-"""Outbound TLS policy per destination: smtp_tls_security_level and smtp_tls_policy_maps, decided purely.
+"""Outbound TLS policy per destination from smtp_tls_security_level and smtp_tls_policy_maps.
 
 A policy table value is Postfix's: ``LEVEL [name=value ...]`` with ``match=a:b``,
 ``protocols=...``, ``ciphers=...``, ``servername=...``, ``tafile``/``CAfile``-style
@@ -11,6 +11,8 @@ Security: the table is the administrator's; a value we cannot parse makes the po
 
 import attrs
 from twisted.internet import defer
+
+from pfx.agents.smtp.params import LEVELS
 
 VERSIONS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 
@@ -63,7 +65,8 @@ def protocol_range(words) -> tuple[str, str]:
             raise ValueError(f"bad TLS protocol: {name}")
     # exclusions at the bottom of the range raise the minimum
     usable = VERSIONS[1:]  # no TLS library speaks SSLv2 any more
-    ordered = [v for v in usable if v in allowed and (not low or VERSIONS.index(v) >= VERSIONS.index(low))]
+    floor = VERSIONS.index(low) if low else 0
+    ordered = [v for v in usable if v in allowed and VERSIONS.index(v) >= floor]
     if ordered and ordered[0] != (low or "SSLv3"):
         low = ordered[0]
     return low, high
@@ -98,7 +101,7 @@ def decide(config, target, table_value: str | None) -> TlsPolicy:
             if not eq:
                 return TlsPolicy("invalid", problem=f"bad TLS policy attribute: {word}")
             options[name.lower()] = value
-    if level not in ("none", "may", "encrypt", "verify", "secure", "fingerprint", "dane", "dane-only"):
+    if level not in LEVELS:
         return TlsPolicy("invalid", problem=f"invalid TLS security level: {level}")
     if level == "dane":
         level = "may"  # no DNSSEC-validating resolver: RFC 7672 says fall back to may
@@ -111,10 +114,9 @@ def decide(config, target, table_value: str | None) -> TlsPolicy:
         protocols = protocol_range(words)
     except ValueError as e:
         return TlsPolicy("invalid", problem=str(e))
-    if level == "verify":
-        match = options.get("match", "").split(":") if "match" in options else config.tls_verify_match
-    else:
-        match = options.get("match", "").split(":") if "match" in options else config.tls_secure_match
+    match = config.tls_verify_match if level == "verify" else config.tls_secure_match
+    if "match" in options:
+        match = options["match"].split(":")
     names = []
     for m in match:
         m = m.strip().lower()
@@ -126,8 +128,9 @@ def decide(config, target, table_value: str | None) -> TlsPolicy:
             names.append("." + nexthop_domain(target.nexthop))
         elif m:
             names.append(m)
-    fingerprints = tuple(options.get("match", "").split("|")) if level == "fingerprint" and "match" in options \
-        else config.tls_fingerprints
+    fingerprints = config.tls_fingerprints
+    if level == "fingerprint" and "match" in options:
+        fingerprints = tuple(options["match"].split("|"))
     return TlsPolicy(
         level, tuple(names), protocols,
         options.get("ciphers", config.tls_mandatory_ciphers if mandatory else config.tls_ciphers),

@@ -115,3 +115,35 @@ def test_lmtp_never_looks_up_mx_and_uses_port_24():
                                inet_protocols="ipv4")
     result_of(agent.deliver(request("a@x.test", nexthop="inet:mx1.example.com")))
     assert [(t.addr, t.port) for t in net.attempts] == [("192.0.2.1", 24)]
+
+
+def test_mx_hosts_as_preferred_as_myself_are_dropped():
+    zone = dict(ZONE, mx={**ZONE["mx"], "backup.com": [(10, "mx1.example.com"),
+                                                       (20, "client.example"),
+                                                       (30, "mx2.example.com")],
+                          "primary.com": [(10, "client.example"), (20, "mx2.example.com")]})
+    config = read_config(settings(inet_protocols="ipv4"), False)
+    res = Resolution(config, FakeResolver(**zone), random.Random(1))
+    ensure = __import__("twisted.internet.defer", fromlist=["x"]).ensureDeferred
+    assert [t.host for t in result_of(ensure(res.targets("backup.com", "")))] == ["mx1.example.com"]
+    try:
+        result_of(ensure(res.targets("primary.com", "")))
+        raise AssertionError("no loop detected")
+    except DnsProblem as p:
+        assert (p.dsn, p.text) == ("5.4.6", "mail for primary.com loops back to myself")
+
+
+def test_fallback_relay_for_unreachable_and_unknown_destinations():
+    resolver = FakeResolver(**ZONE)
+    fallback = FakeServer()
+    values = dict(smtp_fallback_relay="[192.0.2.99]:2525", inet_protocols="ipv4")
+    agent, net, _ = make_agent({"192.0.2.99": fallback}, resolver, **values)
+    [s] = result_of(agent.deliver(request("a@example.com"))).statuses  # both MX refuse
+    assert (s.action, s.relay) == ("sent", "192.0.2.99[192.0.2.99]:2525")
+    [s] = result_of(agent.deliver(request("a@nosuch.com"))).statuses  # NXDOMAIN
+    assert s.action == "sent"
+    [s] = result_of(agent.deliver(request("a@nullmx.com"))).statuses  # the domain said no
+    assert (s.action, str(s.dsn)) == ("bounced", "5.1.0")
+    agent, net, _ = make_agent({}, resolver, **values)  # the fallback is down too
+    [s] = result_of(agent.deliver(request("a@nosuch.com"))).statuses
+    assert (s.action, str(s.dsn)) == ("deferred", "4.4.1")

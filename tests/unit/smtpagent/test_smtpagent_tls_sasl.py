@@ -217,3 +217,10 @@ def test_rejected_credentials_defer_and_are_never_quoted():
     assert s.text == ("SASL authentication failed; server mx1.example.com[192.0.2.1] said: "
                       "535 5.7.8 Error: authentication failed")
     assert "s3cret" not in repr(s) and "czNjcmV0" not in repr(s)
+
+
+def test_password_lookup_tries_the_server_name_before_the_nexthop():
+    server = FakeServer(ehlo=("AUTH PLAIN",))
+    tables = Tables({"mx1.example.com": "host:pw1", "example.com": "dest:pw2"})
+    run(server, tables, **SASL)
+    assert base64.b64decode(server.lines[1].split()[2]) == b"\0host\0pw1"
