@@ -194,3 +194,29 @@ def test_stop_waits_for_deliveries_in_progress():
     clock.advance(300)
     clock.advance(300)
     assert stopped.called
+
+
+def test_body_transfer_timeout_while_the_server_reads_nothing():
+    server = FakeServer()
+    one = FakeResolver(mx={"example.com": [(10, "mx1.example.com")]},
+                       a={"mx1.example.com": ["192.0.2.1"]})
+    agent, net, clock = make_agent({"192.0.2.1": server}, one, smtp_data_xfer_timeout="11s")
+    orig = server.attach
+
+    def attach(proto):  # the transport fills up as soon as the body starts
+        t = orig(proto)
+        write = t.write
+
+        def w(data):
+            write(data)
+            if proto.conn._in_data:
+                proto.pauseProducing()
+        t.write = w
+        return t
+    server.attach = attach
+    d = agent.deliver(request("a@example.com", body=b"x" * 200000))
+    clock.advance(10.9)
+    assert not d.called
+    clock.advance(0.2)
+    assert statuses(d)[0][1:] == ("4.4.2", "conversation with mx1.example.com[192.0.2.1] "
+                                  "timed out while sending message body")

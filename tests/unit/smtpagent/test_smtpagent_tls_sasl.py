@@ -224,3 +224,16 @@ def test_password_lookup_tries_the_server_name_before_the_nexthop():
     tables = Tables({"mx1.example.com": "host:pw1", "example.com": "dest:pw2"})
     run(server, tables, **SASL)
     assert base64.b64decode(server.lines[1].split()[2]) == b"\0host\0pw1"
+
+
+def test_starttls_handshake_timeout():
+    server = FakeServer()
+    server.tls_hangs = True
+    agent, net, clock = make_agent({"192.0.2.1": server}, ONE, smtp_tls_security_level="encrypt",
+                                   smtp_starttls_timeout="9s")
+    d = agent.deliver(request("a@example.com"))
+    clock.advance(8.9)
+    assert not d.called
+    clock.advance(0.1)
+    [s] = result_of(d).statuses
+    assert (s.action, str(s.dsn)) == ("deferred", "4.7.5") and "handshake failure" in s.text
