@@ -153,7 +153,10 @@ def test_smtp_sink_accepts_and_refuses(dns, port, make_smtp_sink):
 
 def test_starttls_levels_with_a_private_ca(dns, port, servers, pki):
     ca = str(pki / "ca.pem")
-    may, verify, secure, untrusted, plain_encrypt, wrong_name = drive(
+    capath = pki / "capath"
+    capath.mkdir(exist_ok=True)
+    (capath / "ca.pem").write_bytes((pki / "ca.pem").read_bytes())
+    may, verify, secure, untrusted, plain_encrypt, wrong_name, by_path = drive(
         job(dns, port, "tls.test", smtp_tls_security_level="may"),
         job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CAfile=ca),
         job(dns, port, "tls.test", smtp_tls_security_level="secure", smtp_tls_CAfile=ca),
@@ -161,8 +164,9 @@ def test_starttls_levels_with_a_private_ca(dns, port, servers, pki):
             smtp_tls_CAfile=str(pki / "mx.pem")),
         job(dns, port, "nomx.test", smtp_tls_security_level="encrypt"),
         job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CAfile=ca,
-            smtp_tls_verify_cert_match="other.tls.test"))
-    assert [may[0][0], verify[0][0], secure[0][0]] == ["sent"] * 3
+            smtp_tls_verify_cert_match="other.tls.test"),
+        job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CApath=str(capath)))
+    assert [may[0][0], verify[0][0], secure[0][0], by_path[0][0]] == ["sent"] * 4
     assert all(m[3] for m in servers["tls"].messages)  # every message arrived over TLS
     assert untrusted[0][:3] == ["deferred", "4.7.5", "Server certificate not trusted"]
     assert wrong_name[0][:3] == ["deferred", "4.7.5", "Server certificate not verified: host "
