@@ -197,7 +197,7 @@ def test_lmtp_to_dovecot_inet_and_unix(dovecot, dns, port):
         {"lmtp": True, "main": main_cf(dns, port), "nexthop": f"inet:127.0.0.1:{dovecot.lmtp_port}",
          "recipients": ["alice@example.test", "ghost@example.test", "bob@example.test",
                         "carol@example.test", "dave@example.test"],
-         "body": body + "x" * 3000 + "\n"},
+         "body": body + ("x" * 75 + "\n") * 40},
         {"lmtp": True, "main": main_cf(dns, port), "nexthop": f"unix:{dovecot.lmtp_socket}",
          "recipients": ["bob@example.test"], "body": body})
     relay = f"127.0.0.1[127.0.0.1]:{dovecot.lmtp_port}"
@@ -211,7 +211,7 @@ def test_lmtp_to_dovecot_inet_and_unix(dovecot, dns, port):
     assert inet[0][2].startswith("250 2.0.0 <alice@example.test> ") and inet[0][2].endswith(" Saved")
     assert unix[0][0] == "sent" and unix[0][3] == f"client.pfx.test[{dovecot.lmtp_socket}]"
     [msg] = dovecot.fetch_all("alice@example.test")
-    assert strip_trace(msg) == (body + "x" * 3000 + "\n").replace("\n", "\r\n").encode()
+    assert strip_trace(msg) == (body + ("x" * 75 + "\n") * 40).replace("\n", "\r\n").encode()
     assert len(dovecot.fetch_all("bob@example.test")) == 2
 
 

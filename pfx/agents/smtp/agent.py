@@ -135,7 +135,7 @@ class SmtpAgent:
             try:
                 proto = await self.connector(self.runtime.reactor, target,
                                              self.config.timeouts["connect"], self.config.lmtp,
-                                             max(self.config.line_length_limit, 2048))
+                                             REPLY_LINE_LIMIT)
             except Exception:
                 text = f"connect to {target.relay}: {connect.connect_error_text(Failure())}"
                 return [Outcome("deferred", "4.4.1", text)] * n, "none", False
@@ -183,6 +183,9 @@ class SmtpAgent:
     def _warn(self, text):
         if self.runtime.log is not None:
             self.runtime.log.warning(text)
+
+
+REPLY_LINE_LIMIT = 2048  # bytes of one server reply line we keep (the rest is cut)
 
 
 def _softened(outcome):

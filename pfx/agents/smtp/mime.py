@@ -39,3 +39,33 @@ def downgrade(data: bytes) -> bytes:
         return data
     out = msg.as_bytes(policy=email.policy.compat32.clone(linesep="\n"))
     return out if out.endswith(b"\n") else out + b"\n"
+
+
+class LineFolder:
+    """smtp_line_length_limit: a longer line is broken by inserting LF SPACE (the dot
+    encoder makes that CRLF SPACE), as Postfix does "to minimize the damage to MIME
+    formatted mail". Streaming; 0 means no limit."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.column = 0
+
+    def feed(self, data: bytes) -> bytes:
+        if not self.limit:
+            return data
+        out = bytearray()
+        for i, segment in enumerate(data.split(b"\n")):
+            if i:
+                out += b"\n"
+                self.column = 0
+            if segment.endswith(b"\r"):  # a CRLF line end: the CR is not content
+                segment, cr = segment[:-1], b"\r"
+            else:
+                cr = b""
+            while self.column + len(segment) > self.limit:
+                room = self.limit - self.column
+                out += segment[:room] + b"\n "
+                segment, self.column = segment[room:], 1
+            out += segment + cr
+            self.column += len(segment)
+        return bytes(out)

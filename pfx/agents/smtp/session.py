@@ -321,15 +321,16 @@ class Session:
         try:
             convert = (req.body_type == "8BITMIME" and "8BITMIME" not in conn.extensions
                        and self.config.mime_conversion)
+            fold = mime.LineFolder(self.config.line_length_limit)
             if convert:
                 data = await run(f.read)
-                await self._write(conn.send_body(await run(mime.downgrade, data)))
+                await self._write(conn.send_body(fold.feed(await run(mime.downgrade, data))))
             else:
                 while True:
                     chunk = await run(f.read, CHUNK)
                     if not chunk:
                         break
-                    await self._write(conn.send_body(chunk))
+                    await self._write(conn.send_body(fold.feed(chunk)))
         finally:
             await run(f.close)
         await self._write(conn.end_body(), last=True)

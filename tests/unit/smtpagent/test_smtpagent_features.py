@@ -61,3 +61,14 @@ def test_8bit_body_passes_with_8bitmime_or_conversion_disabled():
     run(server, request("a@example.com", body=BODY8, body_type="8BITMIME"),
         disable_mime_output_conversion="yes")
     assert "h\u00e9llo".encode() in server.bodies[0]
+
+
+def test_long_lines_are_folded_at_smtp_line_length_limit():
+    from pfx.agents.smtp.mime import LineFolder
+    f = LineFolder(5)
+    assert f.feed(b"abcdefghij") + f.feed(b"kl\nxy\r\n") == b"abcde\n fghi\n jkl\nxy\r\n"
+    assert LineFolder(0).feed(b"x" * 5000) == b"x" * 5000
+    server = FakeServer()
+    run(server, request("a@example.com", body=b"Subject: x\n\n" + b"y" * 2500 + b"\n"))
+    lines = server.bodies[0].split(b"\r\n")
+    assert [len(ln) for ln in lines[2:5]] == [998, 998, 506] and lines[3].startswith(b" y")
