@@ -129,8 +129,13 @@ class SmtpAgent:
                 outcomes = await session.run(reused=True)
                 await self._finish(session, target, born, uses + 1)
                 return outcomes, target.relay, True
-            except Exception:  # the idle connection went bad: forget it, connect afresh
+            except Exception as e:
                 proto.abort()
+                if session.started:  # MAIL went out: report it like any broken session
+                    outcome = e.outcome if isinstance(e, SessionFailed) else Outcome(
+                        "deferred", "4.3.0", f"local error talking to {target.name}")
+                    return _merge(session, outcome), target.relay, True
+            # before MAIL, the idle connection just went bad: connect afresh
         for retry_plain in (False, True):
             try:
                 proto = await self.connector(self.runtime.reactor, target,
@@ -152,9 +157,7 @@ class SmtpAgent:
                     self._warn(f"{target.name}: TLS handshake failed; trying plaintext")
                     policy = tls_policy.TlsPolicy("none")
                     continue
-                outcomes = [o if o is not None and not o.soft else e.outcome
-                            for o in session.partial]
-                return outcomes, target.relay, e.handshake_done
+                return _merge(session, e.outcome), target.relay, e.handshake_done
             except TableRetry:
                 proto.abort()
                 return [Outcome("deferred", "4.3.0", "smtp_sasl_password_maps lookup error")] * n, \
@@ -186,6 +189,11 @@ class SmtpAgent:
 
 
 REPLY_LINE_LIMIT = 2048  # bytes of one server reply line we keep (the rest is cut)
+
+
+def _merge(session, outcome) -> list:
+    """The session's final results so far (a 5xx RCPT, an LMTP 250); ``outcome`` for the rest."""
+    return [o if o is not None and not o.soft else outcome for o in session.partial]
 
 
 def _softened(outcome):

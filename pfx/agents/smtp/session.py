@@ -94,6 +94,7 @@ class Session:
         self.handshake_done = False
         self.reusable = False  # the transaction ended cleanly: the connection may be cached
         self.partial: list[Outcome | None] = [None] * len(recipients)
+        self.started = False  # MAIL FROM was sent
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -145,7 +146,7 @@ class Session:
             await self._open()
         early = self._check_extensions()
         outcomes = [early] * len(self.recipients) if early else await self._transaction()
-        self.reusable = not self.proto.lost
+        self.reusable = not self.proto.lost and self.conn.waiting == 0
         return outcomes
 
     async def _open(self):
@@ -270,6 +271,7 @@ class Session:
         out: list[Outcome | None] = self.partial  # what is known if the session breaks
         accepted: list[int] = []
         mail_data = conn.mail(req.sender, params)
+        self.started = True
         rcpt_data = [conn.rcpt(r.address, _rcpt_params(r)) if pipelining else None
                      for r in self.recipients]
         if pipelining:
@@ -289,7 +291,9 @@ class Session:
             else:
                 out[i] = self._outcome(reply, "RCPT")
         if mail_reply.code // 100 != 2:  # pipelined: RCPT and DATA replies are read, moot
-            await self._reply("DATA")
+            if (await self._reply("DATA")).code == 354:  # a confused server: end it cleanly
+                self.proto.send(conn.end_body())
+                await self._reply("END")
             return [self._outcome(mail_reply, "MAIL")] * len(self.recipients)
         if pipelining:
             data_reply = await self._reply("DATA")

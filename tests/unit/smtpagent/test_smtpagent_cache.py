@@ -72,3 +72,13 @@ def test_failed_transactions_are_not_cached_after_a_lost_connection():
     agent, _, _ = make_agent({"192.0.2.1": server}, ONE)
     result_of(agent.deliver(request("a@example.com")))
     assert len(agent.cache) == 0
+
+
+def test_a_reused_connection_failing_after_mail_is_not_retried_afresh():
+    server = FakeServer(ehlo=("8BITMIME",))
+    agent, net, _ = make_agent({"192.0.2.1": server}, ONE)
+    result_of(agent.deliver(request("a@example.com")))
+    server.drop = {"DATA"}  # the next transaction breaks after RCPT
+    [s] = result_of(agent.deliver(request("b@example.com"))).statuses
+    assert s.action == "deferred" and "lost connection" in s.text
+    assert len(net.attempts) == 1  # no second connection, no second copy
