@@ -82,7 +82,7 @@ class SmtpAgent:
             targets = []
             soft = {i: _status(r, _softened(outcome), "none") for i, r in enumerate(rcpts)}
         await self._try(targets, request, final, soft)
-        if soft and fallback and request.nexthop != fallback:
+        if soft and fallback and request.nexthop != fallback and not resolution.we_are_mx:
             try:
                 await self._try(await resolution.targets(fallback, domain), request, final, soft)
             except DnsProblem:

@@ -107,6 +107,7 @@ class Resolution:
         self.resolver = resolver
         self.rng = rng or random.Random()
         self.queue_directory = queue_directory
+        self.we_are_mx = False
 
     async def targets(self, nexthop: str, domain: str) -> list[Target]:
         """All servers for ``nexthop`` (or relayhost, or the recipient ``domain``), in
@@ -161,6 +162,7 @@ class Resolution:
         me = self.config.myhostname.lower().rstrip(".")
         mine = [r.preference for r in records if str(r.name).lower().rstrip(".") == me]
         if mine:
+            self.we_are_mx = True  # no smtp_fallback_relay then: it could loop back
             records = [r for r in records if r.preference < min(mine)]
             if not records:
                 raise DnsProblem("5.4.6", f"mail for {domain} loops back to myself")

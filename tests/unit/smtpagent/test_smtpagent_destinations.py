@@ -147,3 +147,11 @@ def test_fallback_relay_for_unreachable_and_unknown_destinations():
     agent, net, _ = make_agent({}, resolver, **values)  # the fallback is down too
     [s] = result_of(agent.deliver(request("a@nosuch.com"))).statuses
     assert (s.action, str(s.dsn)) == ("deferred", "4.4.1")
+
+
+def test_no_fallback_relay_for_a_domain_we_are_mx_for():
+    zone = dict(ZONE, mx={"backup.com": [(10, "mx1.example.com"), (20, "client.example")]})
+    agent, net, _ = make_agent({"192.0.2.99": FakeServer()}, FakeResolver(**zone),
+                               smtp_fallback_relay="[192.0.2.99]", inet_protocols="ipv4")
+    [s] = result_of(agent.deliver(request("a@backup.com"))).statuses
+    assert s.action == "deferred" and [t.addr for t in net.attempts] == ["192.0.2.1"]
