@@ -96,8 +96,14 @@ class IMailSubmitter(Interface):
 
 
 class IMessageWriter(Interface):
+    queue_id = Attribute(
+        "str: the queue ID of the file being written, known from open_message() on "
+        "(smtpd puts it in the Received header and the client= log line before commit)")
+
     def write(data):
-        """Append content bytes (headers and body, LF or CRLF line ends)."""
+        """Append content bytes (headers and body, LF or CRLF line ends). May return a
+        Deferred that fires when the data is taken; a caller streaming from the network
+        waits for it before writing more (smtpd stops reading meanwhile)."""
 
     def commit():
         """-> Deferred firing with the queue ID only after the file is on disk, or

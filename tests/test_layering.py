@@ -8,7 +8,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAMS = ("pfx.master", "pfx.smtpd", "pfx.pickup", "pfx.cleanup", "pfx.qmgr", "pfx.bounce",
             "pfx.agents")
-PURE = ("pfx.config", "pfx.address", "pfx.tables", "pfx.queue", "pfx.smtp")
+PURE = ("pfx.config", "pfx.address", "pfx.tables", "pfx.queue", "pfx.smtp", "pfx.delivery")
 PUBLIC_API = ("pfx.interfaces", "pfx.envelope", "pfx.dsn", "pfx.errors", "pfx.plugin")
 # modules of a program package that may face the reactor (endpoints, protocols, ssl, task)
 REACTOR_FACING = ("service", "protocol", "connect")

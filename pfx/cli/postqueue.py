@@ -21,7 +21,7 @@ import time
 from pfx.cli.qtool import Fatal, Tool, config_dir, open_store
 from pfx.cli.trigger import send_trigger
 from pfx.errors import QueueFileCorrupt
-from pfx.queue.bouncelog import read_log
+from pfx.bounce import log as delivery_log
 from pfx.queue.qid import QueueId
 
 USAGE = "usage: postqueue -f | postqueue -i queueid | postqueue -j | postqueue -p | postqueue -s site"
@@ -69,10 +69,10 @@ def recipients_with_reasons(info, log_entries):
     # Postfix 3.7 lists the defer log's entries first, in log order, then the recipients
     # still to deliver that the log does not name, with no reason.
     out, seen = [], set()
-    for entry in log_entries:
-        address = show_address(entry.recipient)
+    for record in log_entries:
+        address = show_address(record.status.recipient.address)
         seen.add(address)
-        out.append((address, printable(entry.reason)))
+        out.append((address, printable(record.status.text)))
     for rcpt in info.recipients:
         address = show_address(rcpt.address)
         if address not in seen:
@@ -93,7 +93,7 @@ def messages(store, tool):
                 continue
             except OSError as e:
                 raise Fatal(f"open {queue} {qid}: {e.strerror}") from None
-            entries = read_log(store.path("defer", qid))
+            entries, _ = delivery_log.read(store.path("defer", qid))
             yield queue, info, recipients_with_reasons(info, entries)
 
 

@@ -16,7 +16,8 @@ class Config:
     settings: Settings  # the global view (main.cf only)
 
     def service_settings(self, entry) -> Settings:
-        return self.settings.for_service(entry.service, entry.overrides)
+        return self.settings.for_service(entry.service, entry.overrides,
+                                         master_args=entry.args)
 
     def warnings(self) -> list[str]:
         """Postfix's start-up warnings: overriding entries and unused parameters."""

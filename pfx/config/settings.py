@@ -25,10 +25,12 @@ class Settings:
     """Typed, expanded access to parameters; ``get(name)`` follows the declaration."""
 
     def __init__(self, registry: ParamRegistry, explicit=None, config_dir=None,
-                 service_name=None, process_name=None):
+                 service_name=None, process_name=None, master_args=()):
         self.registry = registry
         self.config_dir = config_dir
         self.service_name = service_name
+        # the master.cf row's arguments other than -o (pipe's flags=... argv=...)
+        self.master_args = tuple(master_args)
         self._explicit: dict[str, Setting] = dict(explicit or {})
         if service_name is not None:
             self._explicit.setdefault("service_name", Setting(service_name))
@@ -41,11 +43,14 @@ class Settings:
         explicit = {e.name: Setting(e.value, maincf.path, e.line) for e in maincf.entries.values()}
         return cls(registry, explicit, config_dir)
 
-    def for_service(self, service_name, overrides=(), process_name=None) -> "Settings":
-        """A view with master.cf ``-o name=value`` overrides: ((name, Setting), ...)."""
+    def for_service(self, service_name, overrides=(), process_name=None,
+                    master_args=()) -> "Settings":
+        """A view with master.cf ``-o name=value`` overrides: ((name, Setting), ...),
+        and the row's other arguments as ``master_args``."""
         explicit = dict(self._explicit)
         explicit.update(dict(overrides))
-        return Settings(self.registry, explicit, self.config_dir, service_name, process_name)
+        return Settings(self.registry, explicit, self.config_dir, service_name, process_name,
+                        master_args)
 
     # -- raw access -----------------------------------------------------------------
 

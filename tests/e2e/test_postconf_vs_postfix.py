@@ -32,6 +32,10 @@ DEVIATIONS = {
     "mail_name": "pfx's identity: pfx, not Postfix",
     "mail_version": "pfx's identity: pfx's version, not Postfix's",
     "syslog_name": "pfx's identity: logs as pfx/..., not postfix/...",
+    "smtpd_banner": "pfx's identity: $mail_name is pfx",
+    "smtpd_forbid_bare_newline": "pfx defaults to Postfix 3.9's normalize (smuggling defence)",
+    "alias_maps": "pfx has no nis: table type; Debian's Postfix adds nis:mail.aliases",
+    "local_recipient_maps": "follows alias_maps, above",
 }
 
 #: Parameters pfx declares that Postfix does not have (Postfix warns "unknown parameter").

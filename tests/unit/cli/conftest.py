@@ -7,7 +7,9 @@ import time
 import pytest
 
 from pfx.envelope import Envelope, Recipient
-from pfx.queue.bouncelog import encode_entry
+from pfx.bounce import log as delivery_log
+from pfx.dsn import Dsn
+from pfx.envelope import RecipientStatus
 from pfx.queue.store import QueueStore
 
 ARRIVAL = 1795600832  # Wed Nov 25 10:00:32 2026 UTC, the arrival time in the Postfix samples
@@ -43,9 +45,10 @@ class Queue:
         """Write defer/QID from (recipient, reason) pairs, or raw text."""
         path = self.store.path("defer", qid)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.write(text if text is not None else
-                    "".join(encode_entry(r, why, action="delayed") for r, why in entries))
+        with open(path, "wb") as f:
+            f.write(text.encode() if text is not None else b"".join(
+                delivery_log.encode(RecipientStatus(Recipient(r), "deferred", Dsn("4.0.0"), why),
+                                    ARRIVAL) for r, why in entries))
         return path
 
     def where(self, qid):

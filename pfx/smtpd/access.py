@@ -1,0 +1,167 @@
+"""The table-driven restrictions: check_{client,helo,sender,recipient}_access with access(5)
+results, and reject_unlisted_recipient against the recipient's address-class table
+(local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps, relay_recipient_maps,
+relocated_maps; smtpd_check.c).
+
+Tables come from state.tables (a pfx.tables registry: ``open_list("type:name, ...")``);
+a lookup may answer with a Deferred (network tables). A soft table error answers
+``451 4.3.0 ...: Temporary lookup failure``, so mail is deferred, never bounced.
+Access actions that need cleanup's help (HOLD, DISCARD, REDIRECT, FILTER, PREPEND, BCC)
+are not supported yet: they are logged as warnings and treated as DUNNO.
+"""
+
+import re
+
+from twisted.internet import defer
+
+from pfx.address.resolve import resolve
+from pfx.dsn import Dsn, Reply
+from pfx.errors import TableRetry
+from pfx.smtpd.checks import DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, PERMIT, STAGE_CLASS, restriction
+from pfx.tables import match
+
+_NUMERIC = re.compile(r"^([45]\d\d)(?:\s+(.*))?$", re.S)
+_DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+(.*)$", re.S)
+_UNSUPPORTED = ("HOLD", "DISCARD", "REDIRECT", "FILTER", "PREPEND", "BCC", "INFO")
+
+
+@defer.inlineCallbacks
+def find(tables, keys):
+    """The first value for ``keys`` (key-major, pattern tables see FULL keys only) or None."""
+    for key, kind in keys:
+        for table in getattr(tables, "tables", [tables]):
+            if kind == match.PARTIAL and match.is_pattern_table(table):
+                continue
+            value = yield defer.maybeDeferred(match.safe_lookup, table, key)
+            if value is not None:
+                return value
+    return None
+
+
+def _reply(state, code, default_dsn, text, stage):
+    m = _DSN.match(text)
+    dsn, text = (m.group(1), m.group(2)) if m else (default_dsn, text)
+    if dsn[0] != str(code)[0]:
+        dsn = str(code)[0] + dsn[1:]
+    return Reply(code, Dsn(dsn), f"<{state.subject(stage)}>: {STAGE_CLASS[stage]} rejected: {text}")
+
+
+def access_result(state, value, stage):
+    """An access(5) right-hand side -> a restriction result (or a Deferred of one)."""
+    value = value.strip()
+    word, _, rest = value.partition(" ")
+    verb, rest = word.upper(), rest.strip()
+    codes = state.config.codes
+    if verb == "OK" or value.isdigit():
+        return PERMIT
+    if verb == "DUNNO":
+        return DUNNO
+    if verb == "REJECT":
+        return _reply(state, codes.get("access_map_reject_code", 554), "5.7.1", rest or "Access denied", stage)
+    if verb == "DEFER":
+        return _reply(state, codes.get("access_map_defer_code", 450), "4.7.1", rest or "Access denied", stage)
+    if verb == "DEFER_IF_REJECT":
+        return DEFER_IF_REJECT
+    if verb == "DEFER_IF_PERMIT":
+        return DEFER_IF_PERMIT
+    if verb == "WARN":
+        state.notes.append(rest)
+        return DUNNO
+    m = _NUMERIC.match(value)
+    if m:
+        return _reply(state, int(m.group(1)), f"{m.group(1)[0]}.7.1", m.group(2) or "Access denied", stage)
+    if verb in _UNSUPPORTED:
+        state.notes.append(f"access action {verb} is not supported yet; ignored")
+        return DUNNO
+    # Anything else is a restriction list or a class name (access(5) "restriction...").
+    return state.run_list([w for w in re.split(r"[\s,]+", value) if w], 1)
+
+
+@defer.inlineCallbacks
+def _check(state, spec, keys, stage):
+    if state.tables is None or not keys:
+        return DUNNO
+    try:
+        value = yield find(state.tables.open_list(spec), keys)
+    except TableRetry:
+        return _reply(state, 451, "4.3.0", "Temporary lookup failure", stage)
+    if value is None:
+        return DUNNO
+    result = yield defer.maybeDeferred(access_result, state, value, stage)
+    return result
+
+
+@restriction("check_client_access", takes_arg=True)
+def check_client_access(state, spec):
+    keys = match.client_keys(state.client_name, state.client_addr, state.config.access_parent)
+    return _check(state, spec, keys, "client")
+
+
+@restriction("check_helo_access", takes_arg=True)
+def check_helo_access(state, spec):
+    keys = match.access_host_keys(state.helo, state.config.access_parent) if state.helo else []
+    return _check(state, spec, keys, "helo")
+
+
+def _address_keys(state, address):
+    if address is None:
+        return []
+    return match.access_address_keys(address, state.config.recipient_delimiter, state.config.access_parent,
+                                     state.config.null_access_key)
+
+
+@restriction("check_sender_access", takes_arg=True)
+def check_sender_access(state, spec):
+    return _check(state, spec, _address_keys(state, state.sender), "sender")
+
+
+@restriction("check_recipient_access", takes_arg=True)
+def check_recipient_access(state, spec):
+    return _check(state, spec, _address_keys(state, state.recipient), "recipient")
+
+
+# address class -> (maps parameter, reject code parameter, table name in the text)
+_CLASS_MAPS = {"alias": ("virtual_alias_maps", "unknown_virtual_alias_reject_code", "virtual alias table"),
+               "virtual": ("virtual_mailbox_maps", "unknown_virtual_mailbox_reject_code", "virtual mailbox table"),
+               "relay": ("relay_recipient_maps", "unknown_relay_recipient_reject_code", "relay recipient table")}
+
+
+@restriction("reject_unlisted_recipient")
+@defer.inlineCallbacks
+def reject_unlisted_recipient(state, arg):
+    """Postfix's check_rcpt_maps: the recipient must be known in its address class's table."""
+    config = state.config
+    if state.recipient is None or state.tables is None:
+        return DUNNO
+    res = resolve(state.recipient, config.resolve)
+    if res.failed:
+        return _reply(state, 450, "4.3.0", "Temporary lookup failure", "recipient")
+    if res.error:
+        return DUNNO
+    if res.transport == "error" and res.nexthop.startswith("5.1.6 "):
+        return _reply(state, 550, "5.1.6", res.nexthop[6:], "recipient")  # relocated_maps
+    delimiter = config.recipient_delimiter
+    try:
+        aliases = config.recipient_maps.get("virtual_alias_maps", "")
+        if aliases and (yield find(state.tables.open_list(aliases),
+                                   match.mapping_keys(res.recipient, delimiter))) is not None:
+            return DUNNO
+        cls = res.address_class
+        if cls == "local":
+            maps, code, name = config.local_recipient_maps, "unknown_local_recipient_reject_code", \
+                "local recipient table"
+            keys = match.mapping_keys(res.recipient, delimiter, local_domain=True)
+        elif cls in _CLASS_MAPS:
+            param, code, name = _CLASS_MAPS[cls]
+            maps = config.recipient_maps.get(param, "")
+            keys = match.mapping_keys(res.recipient, delimiter)
+        else:
+            return DUNNO
+        if not maps and cls != "alias":
+            return DUNNO  # an empty map means "accept any user" (except virtual alias domains)
+        value = (yield find(state.tables.open_list(maps), keys)) if maps else None
+    except TableRetry:
+        return _reply(state, 450, "4.3.0", "Temporary lookup failure", "recipient")
+    if value is not None:
+        return DUNNO
+    return _reply(state, config.codes.get(code, 550), "5.1.1", f"User unknown in {name}", "recipient")

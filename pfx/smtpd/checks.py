@@ -1,0 +1,251 @@
+"""smtpd_*_restrictions evaluation: lists, restriction classes, smtpd_delay_reject and the
+defer_if_permit / defer_if_reject / warn_if_reject modifiers (Postfix's smtpd_check.c).
+
+A restriction is ``fn(state, arg) -> result`` (or a Deferred of one) registered in
+RESTRICTIONS by name; ``arg`` is the next word of the list for restrictions that take
+one (``check_client_access hash:/x``). Results: PERMIT, DUNNO (None), DEFER_IF_PERMIT /
+DEFER_IF_REJECT markers, or a Reply (4xx defers, 5xx rejects). The built-in restrictions
+live in restrictions.py and register themselves; table- and address-based families
+(access maps, local_recipient_maps) register the same way from their own modules.
+"""
+
+import attrs
+from twisted.internet import defer
+
+from pfx.dsn import Dsn, Reply
+
+PERMIT = "permit"
+DUNNO = None
+
+# stage -> the words a generic reply names it by ("<x>: Client host rejected: ...")
+STAGE_CLASS = {"client": "Client host", "helo": "Helo command", "sender": "Sender address",
+               "relay": "Recipient address", "recipient": "Recipient address",
+               "data": "Data command", "end_of_data": "End-of-data"}
+
+
+@attrs.frozen
+class Restriction:
+    fn: object
+    takes_arg: bool = False
+
+
+RESTRICTIONS: dict[str, Restriction] = {}
+
+
+def restriction(name, takes_arg=False):
+    """Decorator: register ``fn`` as the restriction ``name``."""
+    def register(fn):
+        RESTRICTIONS[name] = Restriction(fn, takes_arg)
+        return fn
+    return register
+
+
+@attrs.define
+class CheckState:
+    """What the restrictions may look at; the session fills it in as the dialogue goes."""
+
+    config: object  # SmtpdConfig
+    client_name: str = "unknown"
+    client_addr: str = ""
+    helo: str | None = None
+    esmtp: bool = False
+    sender: str | None = None
+    recipient: str | None = None
+    command: str = "CONNECT"  # the SMTP command being checked: RCPT, DATA, END-OF-MESSAGE ...
+    stage: str = "client"
+    input_pending: bool = False  # unread client input at the time of the command
+    sasl_authenticated: bool = False
+    tables: object = None  # opens "type:name" lists, or None when no tables are installed
+    notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
+    run_list: object = None  # the running evaluation's list runner, for nested lists
+    resolver: object = None  # a twisted.names IResolver, for the DNS restrictions
+    policy: object = None  # (spec, attrs) -> Deferred[action], for check_policy_service
+    instance: str = ""  # the transaction's id for policy servers
+    rcpt_count: int = 0  # recipients accepted so far
+
+
+    @property
+    def namaddr(self) -> str:
+        return f"{self.client_name}[{self.client_addr}]"
+
+    def subject(self, stage=None) -> str:
+        """What a generic reject names: the client, HELO name, address or command."""
+        stage = stage or self.stage
+        if stage == "client":
+            return self.namaddr
+        if stage == "helo":
+            return self.helo or ""
+        if stage == "sender":
+            return self.sender or ""
+        if stage in ("relay", "recipient"):
+            return self.recipient or ""
+        return self.command
+
+    def reply(self, code: int, dsn: str, text: str, stage=None) -> Reply:
+        """``CODE X.Y.Z <subject>: Class rejected: text`` with dsn's class made to agree."""
+        stage = stage or self.stage
+        klass = str(code)[0]
+        return Reply(code, Dsn(klass + dsn[1:]),
+                     f"<{self.subject(stage)}>: {STAGE_CLASS[stage]} rejected: {text}")
+
+
+@attrs.frozen
+class Verdict:
+    """The outcome of one check: ``reply`` None means go on; ``warnings`` are replies that
+    warn_if_reject turned into log lines."""
+
+    reply: Reply | None = None
+    warnings: tuple = ()
+
+    @property
+    def accepted(self) -> bool:
+        return self.reply is None
+
+
+class _Marker:
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return self.name
+
+
+@attrs.frozen
+class DeferIfPermit:
+    """defer_if_permit with the restriction's own reply (a DNS lookup that failed for now)."""
+
+    reply: Reply
+
+
+DEFER_IF_PERMIT = _Marker("DEFER_IF_PERMIT")
+DEFER_IF_REJECT = _Marker("DEFER_IF_REJECT")
+WARN_IF_REJECT = _Marker("WARN_IF_REJECT")
+
+
+class ConfigProblem(Exception):
+    """A restriction list names something unknown: Postfix answers 451 4.3.5 and logs it."""
+
+
+SERVER_CONFIG_ERROR = Reply(451, Dsn("4.3.5"), "Server configuration error")
+
+
+class _Run:
+    """One evaluation's modifier state across the stages it runs."""
+
+    def __init__(self, state):
+        self.state = state
+        self.defer_if_permit: Reply | None = None
+        self.defer_if_reject: Reply | None = None
+        self.warnings: list[Reply] = []
+        state.run_list = self.run_list
+
+    @defer.inlineCallbacks
+    def run_list(self, words, depth=0):
+        """-> PERMIT, DUNNO or a Reply."""
+        state = self.state
+        warn_next = False
+        i = 0
+        while i < len(words):
+            word = words[i]
+            i += 1
+            if word == "warn_if_reject":
+                warn_next = True
+                continue
+            if word in state.config.classes:
+                if depth > 10:
+                    raise ConfigProblem(f"restriction class {word}: nested too deep")
+                result = yield self.run_list(state.config.classes[word], depth + 1)
+            else:
+                entry = RESTRICTIONS.get(word.lower())
+                if entry is None:
+                    raise ConfigProblem(f"unknown smtpd restriction: \"{word}\"")
+                arg = None
+                if entry.takes_arg:
+                    if i >= len(words):
+                        raise ConfigProblem(f"restriction {word} needs an argument")
+                    arg = words[i]
+                    i += 1
+                result = yield defer.maybeDeferred(entry.fn, state, arg)
+            if isinstance(result, DeferIfPermit):
+                if self.defer_if_permit is None:
+                    self.defer_if_permit = result.reply
+                result = DUNNO
+            elif result is DEFER_IF_PERMIT:
+                if self.defer_if_permit is None:
+                    self.defer_if_permit = state.reply(state.config.codes.get("defer_code", 450), "4.7.1",
+                                                       "defer_if_permit requested")
+                result = DUNNO
+            elif result is DEFER_IF_REJECT:
+                if self.defer_if_reject is None:
+                    self.defer_if_reject = state.reply(state.config.codes.get("defer_code", 450), "4.7.1",
+                                                       "defer_if_reject requested")
+                result = DUNNO
+            if isinstance(result, Reply):
+                if warn_next:
+                    self.warnings.append(result)
+                    result = DUNNO
+                elif result.code >= 500 and self.defer_if_reject is not None:
+                    result = self.defer_if_reject
+            warn_next = False
+            if result is not DUNNO:
+                return result
+        return DUNNO
+
+
+@defer.inlineCallbacks
+def evaluate(state: CheckState, stages):
+    """Run the restriction lists of ``stages`` in order -> Deferred[Verdict].
+
+    A PERMIT ends only its own list; a reply ends everything. If nothing rejected and a
+    defer_if_permit was requested, the answer is that defer.
+    """
+    run = _Run(state)
+    for stage in stages:
+        state.stage = stage
+        result = yield run.run_list(state.config.restrictions.get(stage, []))
+        if isinstance(result, Reply):
+            return Verdict(result, tuple(run.warnings))
+    unlisted = RESTRICTIONS.get("reject_unlisted_recipient")
+    if "recipient" in stages and state.config.reject_unlisted_recipient and unlisted is not None:
+        # smtpd_reject_unlisted_recipient: applies even when a list said permit.
+        state.stage = "recipient"
+        result = yield defer.maybeDeferred(unlisted.fn, state, None)
+        if isinstance(result, Reply):
+            return Verdict(result, tuple(run.warnings))
+    if run.defer_if_permit is not None:
+        return Verdict(run.defer_if_permit, tuple(run.warnings))
+    return Verdict(None, tuple(run.warnings))
+
+
+def validate(config) -> None:
+    """Check every restriction list and class now; raise ConfigError naming the parameter
+    (Postfix finds an unknown restriction only when mail arrives, and answers 451 4.3.5)."""
+    from pfx.errors import ConfigError
+
+    lists = [(f"smtpd_{stage}_restrictions", words) for stage, words in config.restrictions.items()]
+    lists += list(config.classes.items())
+    for param, words in lists:
+        i = 0
+        while i < len(words):
+            word = words[i]
+            i += 1
+            if word == "warn_if_reject" or word in config.classes:
+                continue
+            entry = RESTRICTIONS.get(word.lower())
+            if entry is None:
+                known = ", ".join(sorted(RESTRICTIONS))
+                raise ConfigError(f'unknown or unsupported restriction "{word}" (pfx has: {known})', param=param)
+            if entry.takes_arg:
+                if i >= len(words):
+                    raise ConfigError(f'restriction "{word}" needs a table argument', param=param)
+                i += 1
+
+
+def stages_for(command: str, delay_reject: bool) -> tuple:
+    """Which restriction lists a command triggers (smtpd_delay_reject semantics)."""
+    if command in ("RCPT", "VRFY"):
+        return (("client", "helo", "sender") if delay_reject else ()) + ("relay", "recipient")
+    if delay_reject:
+        return {"DATA": ("data",), "END-OF-MESSAGE": ("end_of_data",)}.get(command, ())
+    return {"CONNECT": ("client",), "HELO": ("helo",), "EHLO": ("helo",), "MAIL": ("sender",),
+            "DATA": ("data",), "END-OF-MESSAGE": ("end_of_data",)}.get(command, ())

@@ -1,0 +1,35 @@
+"""The privileged helper's protocol, run unprivileged-style as the current user."""
+
+import base64
+import io
+import os
+
+import pytest
+
+from pfx.delivery import helper
+
+
+def test_helper_writes_a_maildir_and_reads_a_file(tmp_path):
+    me = (os.getuid(), os.getgid())
+    answer = helper.run({"op": "maildir", "path": str(tmp_path / "Maildir"), "uid": me[0],
+                         "gid": me[1], "size_limit": 0, "now": 1.5,
+                         "prefix": base64.b64encode(b"X-A: 1\n").decode()},
+                        io.BytesIO(b"Subject: s\n\nFrom x\n"))
+    assert open(answer["path"], "rb").read() == b"X-A: 1\nSubject: s\n\nFrom x\n"
+    (tmp_path / "f").write_bytes(b"a, b\n")
+    answer = helper.run({"op": "read", "path": str(tmp_path / "f"), "uid": me[0],
+                         "gid": me[1]})
+    assert base64.b64decode(answer["data"]) == b"a, b\n" and answer["owner"] == me[0]
+
+
+def test_helper_errors_come_back_as_oserror(tmp_path):
+    me = (os.getuid(), os.getgid())
+    with pytest.raises(FileNotFoundError):
+        helper.run({"op": "read", "path": str(tmp_path / "nope"), "uid": me[0], "gid": me[1]})
+    with pytest.raises(OSError) as e:
+        helper.run({"op": "mbox", "path": str(tmp_path / "mbox"), "uid": me[0], "gid": me[1],
+                    "size_limit": 10, "lock": [["fcntl"], 1, 0.01, 500],
+                    "prefix": "", "quote_from": True, "blank": True},
+                   io.BytesIO(b"x" * 100))
+    assert e.value.errno == 27  # EFBIG: mailbox_size_limit
+    assert os.path.getsize(tmp_path / "mbox") == 0

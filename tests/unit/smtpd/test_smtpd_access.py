@@ -1,0 +1,167 @@
+"""check_*_access with access(5) results, and reject_unlisted_recipient against local_recipient_maps."""
+
+import pytest
+from twisted.internet import defer
+from twisted.plugin import getPlugins
+from zope.interface import implementer
+
+from pfx.errors import TableRetry
+from pfx.interfaces import ILookupTable, ITableType
+from pfx.smtpd.checks import CheckState, evaluate
+from pfx.tables.registry import Registry, types_by_name
+from tests.unit.smtpd.test_smtpd_checks import result_of
+from tests.unit.smtpd.smtpd_helpers import make_config
+
+
+@implementer(ILookupTable)
+class Broken:
+    def lookup(self, key):
+        raise TableRetry("down")
+
+
+@implementer(ILookupTable)
+class Slow:
+    def __init__(self, value):
+        self.value, self.pending = value, []
+
+    def lookup(self, key):
+        d = defer.Deferred()
+        self.pending.append((d, key))
+        return d
+
+
+class Tables(Registry):
+    """The installed table types plus two named test tables."""
+
+    def __init__(self, extra=None):
+        super().__init__(types_by_name(getPlugins(ITableType)), warn=lambda m: None)
+        self.extra = extra or {}
+
+    def open(self, spec, flags=None):
+        return self.extra[spec.strip()] if spec.strip() in self.extra else super().open(spec, flags)
+
+
+def run(lists, tables=None, addr="192.0.2.1", name="client.example.org", helo="c.example.org",
+        sender="s@example.org", rcpt="r@elsewhere.example", settings=None):
+    values = {f"smtpd_{stage}_restrictions": text for stage, text in lists.items()}
+    values.setdefault("smtpd_relay_restrictions", "")
+    values.update(settings or {})
+    tables = tables if tables is not None else Tables()
+    state = CheckState(make_config(tables, **values), name, addr, helo=helo, esmtp=True, sender=sender,
+                       recipient=rcpt, command="RCPT", tables=tables)
+    d = evaluate(state, ("client", "helo", "sender", "relay", "recipient"))
+    return d, state
+
+
+def reply_of(lists, **kw):
+    v = result_of(run(lists, **kw)[0])
+    return str(v.reply) if v.reply else None
+
+
+CLIENT = "554 5.7.1 <client.example.org[192.0.2.1]>: Client host rejected: "
+
+
+@pytest.mark.parametrize("value,expected", [
+    ("OK", None),
+    ("1234", None),
+    ("DUNNO", CLIENT + "Access denied"),
+    ("REJECT", CLIENT + "Access denied"),
+    ("REJECT not here", CLIENT + "not here"),
+    ("DEFER", "450 4.7.1 <client.example.org[192.0.2.1]>: Client host rejected: Access denied"),
+    ("421 try later", "421 4.7.1 <client.example.org[192.0.2.1]>: Client host rejected: try later"),
+    ("550 5.7.9 nope", "550 5.7.9 <client.example.org[192.0.2.1]>: Client host rejected: nope"),
+    ("permit_mynetworks, reject", CLIENT + "Access denied"),
+    ("reject_non_fqdn_helo_hostname", CLIENT + "Access denied"),
+])
+def test_client_access_results(value, expected):
+    spec = "inline:{ { 192.0.2 = %s } }" % value
+    assert reply_of({"client": f"check_client_access {spec}, reject"}) == expected
+
+
+def test_client_access_matches_names_and_parent_domains():
+    assert reply_of({"client": "check_client_access inline:{ example.org=REJECT }"}) == CLIENT + "Access denied"
+    assert reply_of({"client": "check_client_access inline:{ 192.0.3=REJECT }"}) is None
+
+
+def test_helo_and_sender_access():
+    assert reply_of({"helo": "check_helo_access inline:{ c.example.org=REJECT }"}) == \
+        "554 5.7.1 <c.example.org>: Helo command rejected: Access denied"
+    assert reply_of({"sender": "check_sender_access inline:{ example.org=REJECT }"}) == \
+        "554 5.7.1 <s@example.org>: Sender address rejected: Access denied"
+    assert reply_of({"sender": "check_sender_access inline:{ <>=REJECT }"}, sender="") == \
+        "554 5.7.1 <>: Sender address rejected: Access denied"
+    assert reply_of({"recipient": "check_recipient_access inline:{ r@=REJECT }"}) == \
+        "554 5.7.1 <r@elsewhere.example>: Recipient address rejected: Access denied"
+
+
+def test_access_value_names_a_restriction_class():
+    settings = {"smtpd_restriction_classes": "closed", "closed": "reject"}
+    assert reply_of({"recipient": "check_recipient_access inline:{ elsewhere.example=closed }, permit"},
+                    settings=settings) == \
+        "554 5.7.1 <r@elsewhere.example>: Recipient address rejected: Access denied"
+
+
+def test_warn_and_unsupported_actions_are_noted():
+    d, state = run({"recipient": "check_recipient_access inline:{ { r@elsewhere.example = WARN look } }"})
+    assert result_of(d).reply is None
+    assert state.notes == ["look"]
+    d, state = run({"recipient": "check_recipient_access inline:{ r@elsewhere.example=HOLD }"})
+    assert result_of(d).reply is None and "HOLD" in state.notes[0]
+
+
+def test_soft_table_error_defers():
+    tables = Tables({"test:broken": Broken()})
+    assert reply_of({"recipient": "check_recipient_access test:broken"}, tables=tables) == \
+        "451 4.3.0 <r@elsewhere.example>: Recipient address rejected: Temporary lookup failure"
+
+
+def test_deferred_lookup():
+    slow = Slow("REJECT")
+    d, _ = run({"client": "check_client_access test:slow"}, tables=Tables({"test:slow": slow}))
+    assert not d.called
+    pending, key = slow.pending.pop(0)
+    assert key == "client.example.org"
+    pending.callback("REJECT")
+    assert str(result_of(d).reply) == CLIENT + "Access denied"
+
+
+LOCAL = {"mydestination": "mx.example.test", "local_recipient_maps": "inline:{ bob=1 }",
+         "recipient_delimiter": "+"}
+
+
+@pytest.mark.parametrize("rcpt,expected", [
+    ("bob@mx.example.test", None),
+    ("bob+tag@mx.example.test", None),
+    ("bob%mx.example.test@mx.example.test", None),
+    ("r@elsewhere.example", None),  # not a local domain
+    ("nobody@mx.example.test",
+     "550 5.1.1 <nobody@mx.example.test>: Recipient address rejected: User unknown in local recipient table"),
+])
+def test_unlisted_local_recipient(rcpt, expected):
+    assert reply_of({"recipient": "permit"}, rcpt=rcpt, settings=LOCAL) == expected
+
+
+def test_unlisted_check_off():
+    settings = {**LOCAL, "smtpd_reject_unlisted_recipient": "no"}
+    assert reply_of({}, rcpt="nobody@mx.example.test", settings=settings) is None
+    assert reply_of({}, rcpt="nobody@mx.example.test", settings={**LOCAL, "local_recipient_maps": ""}) is None
+
+
+def test_virtual_and_relay_classes_and_relocated():
+    settings = {"virtual_alias_domains": "alias.example", "virtual_alias_maps": "inline:{ a@alias.example=bob }",
+                "virtual_mailbox_domains": "box.example", "virtual_mailbox_maps": "inline:{ m@box.example=x }",
+                "relay_domains": "relay.example", "relay_recipient_maps": "inline:{ r@relay.example=x }",
+                "relocated_maps": "inline:{ { old@mx.example.test = new@elsewhere.example } }",
+                "mydestination": "mx.example.test", "local_recipient_maps": "inline:{ old=1 }"}
+    rr = "Recipient address rejected"
+    assert reply_of({}, rcpt="a@alias.example", settings=settings) is None
+    assert reply_of({}, rcpt="b@alias.example", settings=settings) == \
+        f"550 5.1.1 <b@alias.example>: {rr}: User unknown in virtual alias table"
+    assert reply_of({}, rcpt="m@box.example", settings=settings) is None
+    assert reply_of({}, rcpt="n@box.example", settings=settings) == \
+        f"550 5.1.1 <n@box.example>: {rr}: User unknown in virtual mailbox table"
+    assert reply_of({}, rcpt="r@relay.example", settings=settings) is None
+    assert reply_of({}, rcpt="s@relay.example", settings=settings) == \
+        f"550 5.1.1 <s@relay.example>: {rr}: User unknown in relay recipient table"
+    assert reply_of({}, rcpt="old@mx.example.test", settings=settings) == \
+        f"550 5.1.6 <old@mx.example.test>: {rr}: User has moved to new@elsewhere.example"
