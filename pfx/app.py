@@ -19,6 +19,7 @@ from pfx.errors import ConfigError
 from pfx.master.service import MasterService
 from pfx.runtime.build import make_runtime
 from pfx.runtime.context import Components
+from pfx.runtime.dns import make_resolver
 from pfx.tables.registry import Registry
 from pfx.runtime.logging import (MailLog, MaillogObserver, SyslogObserver,
                                  check_maillog_path)
@@ -71,7 +72,8 @@ class PfxService(MultiService):
         tables = Registry(installed.tables, warn=self.log.warning, clock=reactor.seconds)
         components = Components()
         runtime = make_runtime(reactor, MailLog(name, "pfx"), tables=tables,
-                               require=components.require)
+                               require=components.require,
+                               resolver=make_resolver(config.settings, reactor))
         self.master = MasterService(config, installed, runtime, self.log, tables, components)
         self.master.setServiceParent(self)
         self._warnings = config.warnings()

@@ -27,7 +27,7 @@ BAD_UTF8 = _r(500, "5.5.2", "Error: bad UTF-8 syntax")
 # pfx's choice: Postfix truncates an over-long command at line_length_limit and runs
 # the truncated text; pfx refuses it instead of acting on half an address.
 LINE_TOO_LONG = _r(500, "5.5.0", "Error: line too long")
-NOT_RECOGNIZED = _r(502, "5.5.2", "Error: command not recognized")
+NOT_RECOGNIZED = _r(500, "5.5.2", "Error: command not recognized")  # Postfix 3.7 sends 500
 NOT_IMPLEMENTED = _r(502, "5.5.1", "Error: command not implemented")
 NEED_MAIL = _r(503, "5.5.1", "Error: need MAIL command")
 NEED_RCPT = _r(503, "5.5.1", "Error: need RCPT command")

@@ -34,12 +34,15 @@ DEVIATIONS = {
     "syslog_name": "pfx's identity: logs as pfx/..., not postfix/...",
     "smtpd_banner": "pfx's identity: $mail_name is pfx",
     "smtpd_forbid_bare_newline": "pfx defaults to Postfix 3.9's normalize (smuggling defence)",
-    "local_recipient_maps": "$alias_maps belongs to local(8), which does not declare it yet",
+    "alias_maps": "pfx has no nis: table type; Debian's Postfix adds nis:mail.aliases",
+    "local_recipient_maps": "follows alias_maps, above",
 }
 
 #: Parameters pfx declares that Postfix does not have (Postfix warns "unknown parameter").
 PFX_ONLY = {
     "example_directory": "the documented example agent's own parameter (docs/examples/)",
+    "pfx_dns_servers": "DNS servers for the shared resolver (pfx.runtime.dns); Postfix uses resolv.conf",
+    "pfx_dns_timeout": "per-try DNS timeout of the shared resolver (pfx.runtime.dns)",
 }
 
 

@@ -34,7 +34,7 @@ SETTINGS = {
 
 # (pfx, Postfix 3.7.11) reply pairs that differ on purpose or are known, each with its owner.
 KNOWN = {
-    ("502 5.5.2 Error: command not recognized", "500 5.5.2 Error: command not recognized"):
+    ("500 5.5.2 Error: command not recognized", "500 5.5.2 Error: command not recognized"):
         "pfx.smtp.replies.NOT_RECOGNIZED says 502 (POSTFIX-FEATURES IN-4 too); Postfix 3.7 sends 500",
     ("501 5.5.4 Syntax: ETRN domain", "500 Syntax: ETRN domain"):
         "pfx.smtp's deliberate choice (replies.SYNTAX_ETRN): a syntax error is 501 with a status code",

@@ -3,6 +3,7 @@
 from pfx.agents.local.plugin import LocalAgentFactory
 from pfx.agents.pipe import PipeAgentFactory
 from pfx.agents.simple import discard, error, retry
+from pfx.agents.smtp.plugin import lmtp, smtp
 from pfx.agents.virtual import VirtualAgentFactory
 from pfx.bounce.plugin import BounceFactory
 from pfx.cleanup.plugin import CleanupFactory
@@ -19,5 +20,5 @@ pipe = PipeAgentFactory()
 smtpd = SmtpdServiceFactory()
 virtual = VirtualAgentFactory()
 
-__all__ = ["bounce", "cleanup", "discard", "error", "local", "pickup", "pipe", "qmgr",
-           "retry", "smtpd", "virtual"]
+__all__ = ["bounce", "cleanup", "discard", "error", "lmtp", "local", "pickup", "pipe", "qmgr",
+           "retry", "smtp", "smtpd", "virtual"]

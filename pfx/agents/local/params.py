@@ -9,7 +9,7 @@ from pfx.plugin import Param
 FILTER = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 PARAMETERS = (
-    Param("alias_maps", "hash:/etc/aliases, nis:mail.aliases"),
+    Param("alias_maps", "hash:/etc/aliases"),  # Postfix adds nis:mail.aliases; pfx has no NIS
     Param("allow_mail_to_commands", "alias, forward", "list"),
     Param("allow_mail_to_files", "alias, forward", "list"),
     Param("command_expansion_filter", FILTER, "raw"),

@@ -167,7 +167,7 @@ def test_reject_footer_style_decoration_is_allowed():
     c.receive_data(b"BOGUS\r\n")
     ev = c.next_event()
     out = c.send(Reply(ev.reply.code, ev.reply.dsn, ev.reply.text + "\nSee https://example/help"))
-    assert out == b"502-5.5.2 Error: command not recognized\r\n502 5.5.2 See https://example/help\r\n"
+    assert out == b"500-5.5.2 Error: command not recognized\r\n500 5.5.2 See https://example/help\r\n"
     assert c.error_count == 1
 
 

@@ -39,12 +39,12 @@ def test_activity_resets_the_timer():
 def test_error_sleep_delays_replies_once_soft_limit_reached():
     h = Harness(smtpd_soft_error_limit=2, smtpd_error_sleep_time="1s")
     h.out()
-    assert h.ask("BOGUS") == ["502 5.5.2 Error: command not recognized"]
-    assert h.ask("BOGUS") == ["502 5.5.2 Error: command not recognized"]
+    assert h.ask("BOGUS") == ["500 5.5.2 Error: command not recognized"]
+    assert h.ask("BOGUS") == ["500 5.5.2 Error: command not recognized"]
     h.say("BOGUS\r\n")
     assert h.out() == ""
     h.clock.advance(1)
-    assert h.out() == "502 5.5.2 Error: command not recognized\r\n"
+    assert h.out() == "500 5.5.2 Error: command not recognized\r\n"
 
 
 def test_pipelined_replies_are_held_until_input_is_drained():

@@ -334,4 +334,4 @@ def test_reject_footer():
         ["454 4.7.1 <x@elsewhere.example>: Relay access denied; ask mx.example.test about 192.0.2.8"]
     assert h.ask("NOOP") == ["250 2.0.0 Ok"]
     h2 = started(smtpd_reject_footer="Call 555-0101.")
-    assert h2.ask("BOGUS") == ["502-5.5.2 Error: command not recognized", "502 5.5.2 Call 555-0101."]
+    assert h2.ask("BOGUS") == ["500-5.5.2 Error: command not recognized", "500 5.5.2 Call 555-0101."]
