@@ -148,3 +148,32 @@ def test_postqueue_flush_retries_deferred_mail_at_once(config_dir, run_twistd):
         time.sleep(0.05)
     assert config_dir.log_text().count(active) == 2
     assert "dsn=4.4.1, status=deferred (try again later)" in config_dir.log_text()
+
+
+def test_relay_end_to_end_smtp_source_to_smtp_sink(config_dir, run_twistd, make_smtp_sink):
+    from tests.conftest import free_port, wait_for_port
+    from tests.support.peers.postfix import smtp_source
+    sink = make_smtp_sink()
+    port = free_port()
+    config_dir.write(main_extra=f"relayhost = [127.0.0.1]:{sink.port}\n"
+                                "smtp_dns_support_level = disabled\n",
+                     master=MASTER + f"127.0.0.1:{port} inet n - n - - smtpd\n"
+                                     "cleanup unix n - n - 0 cleanup\n"
+                                     "bounce unix - - n - 0 bounce\n"
+                                     "smtp unix - - n - - smtp\n")
+    proc = run_twistd(config_dir.path)
+    wait_for_port(port, proc=proc)
+    done, _ = smtp_source(port, messages=20, sessions=4, recipients=2,
+                          to="rcpt@example.test")
+    assert done.returncode == 0, done.stderr
+    deadline = time.monotonic() + 30
+    while config_dir.log_text().count(": removed") < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    log = config_dir.log_text()
+    assert log.count(": removed") == 20, log[-3000:]
+    assert len(re.findall(r"pfx/smtp\[\d+\]: \w+: to=<\d*rcpt@example.test>, "
+                          rf"relay=127\.0\.0\.1\[127\.0\.0\.1\]:{sink.port}, .*status=sent",
+                          log)) == 40, log[-3000:]
+    store = QueueStore(str(config_dir.path / "var" / "spool"))
+    assert not any(True for q in ("incoming", "active", "deferred")
+                   for _ in store.scan(q, ready_only=False))
