@@ -27,6 +27,7 @@ from twisted.internet import defer
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+from pfx.runtime.inflight import InFlight
 from pfx.address.quote import quote_822_local
 from pfx.delivery import command as runner
 from pfx.delivery.copy import copy_body, delivered_to, envelope_headers, from_line
@@ -142,21 +143,14 @@ class PipeAgent:
         self.ids = None
         if geteuid() == 0:
             self.ids = _user_ids(service, attributes.get("user"))
-        self._busy = set()
+        self._in_flight = InFlight()
 
     def deliver(self, request):
-        d = self.rt.run_blocking(self._deliver, request)
-        self._busy.add(d)
-        d.addBoth(self._done, d)
-        return d
-
-    def _done(self, result, d):
-        self._busy.discard(d)
-        return result
+        return self._in_flight.track(self.rt.run_blocking(self._deliver, request))
 
     def stop(self):
         """Fires when the commands in progress have finished (or hit their time limit)."""
-        return defer.DeferredList(list(self._busy)).addCallback(lambda _: None)
+        return self._in_flight.idle()
 
     def _deliver(self, request):
         statuses = {}

@@ -26,6 +26,7 @@ from twisted.internet import defer
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
+from pfx.runtime.inflight import InFlight
 from pfx.address.quote import quote_822_local
 from pfx.delivery import helper, maildir, mbox
 from pfx.delivery.copy import copy_body, delivered_to, envelope_headers, from_line
@@ -55,20 +56,13 @@ class VirtualAgent:
         self.maps, self.uids, self.gids = mailbox_maps, uid_maps, gid_maps
         self.minimum_uid, self.size_limit, self.lock = minimum_uid, size_limit, lock
         self.delimiter, self._geteuid = delimiter, geteuid
-        self._busy = set()
+        self._in_flight = InFlight()
 
     def stop(self):
-        return defer.DeferredList(list(self._busy)).addCallback(lambda _: None)
+        return self._in_flight.idle()
 
     def deliver(self, request):
-        d = self._deliver(request)
-        self._busy.add(d)
-        d.addBoth(self._done, d)
-        return d
-
-    def _done(self, result, d):
-        self._busy.discard(d)
-        return result
+        return self._in_flight.track(self._deliver(request))
 
     @defer.inlineCallbacks
     def _deliver(self, request):

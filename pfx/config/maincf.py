@@ -89,11 +89,14 @@ def parse(text: str, path: str = "main.cf") -> MainCf:
     return MainCf(path, entries, tuple(warnings))
 
 
-def read(path: str) -> MainCf:
-    """Read and parse ``path``; a missing or unreadable file is a ConfigError."""
+def read_text(path: str) -> str:
+    """A configuration file's text; a missing or unreadable file is a ConfigError."""
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            text = f.read()
+            return f.read()
     except OSError as e:
         raise ConfigError(f"open: {e.strerror}", path) from None
-    return parse(text, path)
+
+
+def read(path: str) -> MainCf:
+    return parse(read_text(path), path)

@@ -10,7 +10,7 @@ import re
 
 import attrs
 
-from pfx.config.maincf import logical_lines
+from pfx.config.maincf import logical_lines, read_text
 from pfx.config.settings import Setting
 from pfx.errors import ConfigError
 
@@ -149,9 +149,4 @@ def parse(text: str, path: str = "master.cf") -> list[MasterEntry]:
 
 
 def read(path: str) -> list[MasterEntry]:
-    try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as f:
-            text = f.read()
-    except OSError as e:
-        raise ConfigError(f"open: {e.strerror}", path) from None
-    return parse(text, path)
+    return parse(read_text(path), path)

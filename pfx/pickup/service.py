@@ -30,11 +30,7 @@ class PickupService(MultiService):
 
     def _ensure_dirs(self):
         # twistd may run without ``pfx start`` (which runs ``pfx check``) first
-        for name in ("public", "maildrop"):
-            path = self.store.queue_dir(name)
-            if not os.path.isdir(path):
-                os.makedirs(path, exist_ok=True)
-                os.chmod(path, LAYOUT[name])
+        self.store.ensure_dirs(("public", "maildrop"))
 
     def privilegedStartService(self):
         self._ensure_dirs()

@@ -58,11 +58,7 @@ class QmgrService(MultiService):
 
     def _ensure_dirs(self):
         # twistd may run without ``pfx start`` (which runs ``pfx check``) first
-        for name in ("public", "incoming", "active", "deferred", "corrupt"):
-            path = self.manager.store.queue_dir(name)
-            if not os.path.isdir(path):
-                os.makedirs(path, exist_ok=True)
-                os.chmod(path, LAYOUT[name])
+        self.manager.store.ensure_dirs(("public", "incoming", "active", "deferred", "corrupt"))
 
     def privilegedStartService(self):
         self._ensure_dirs()

@@ -52,6 +52,15 @@ class QueueStore:
             raise ValueError(f"unknown queue name {queue!r}")
         return os.path.join(self.root, queue)
 
+    def ensure_dirs(self, names) -> None:
+        """Create missing queue directories with their modes (a service started by
+        twistd alone, without ``pfx check``, still finds what it needs)."""
+        for name in names:
+            path = self.queue_dir(name)
+            if not os.path.isdir(path):
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, LAYOUT[name])
+
     def path(self, queue: str, qid: QueueId) -> str:
         """Where a message of this ID lives (or would live) in this queue."""
         if not isinstance(qid, QueueId):

@@ -34,6 +34,7 @@ import attrs
 from twisted.internet import defer
 from zope.interface import implementer
 
+from pfx.runtime.inflight import InFlight
 from pfx.address.quote import quote_822_local
 from pfx.delivery.command import Outcome
 from pfx.delivery.copy import CHUNK, delivered_to, envelope_headers
@@ -108,20 +109,13 @@ class LocalAgent:
         self.command_maps = maps(cfg.mailbox_command_maps)
         self.transport_maps = maps(cfg.mailbox_transport_maps)
         self.fallback_maps = maps(cfg.fallback_transport_maps)
-        self._busy = set()
+        self._in_flight = InFlight()
 
     def deliver(self, request):
-        d = self._deliver(request)
-        self._busy.add(d)
-        d.addBoth(self._done, d)
-        return d
-
-    def _done(self, result, d):
-        self._busy.discard(d)
-        return result
+        return self._in_flight.track(self._deliver(request))
 
     def stop(self):
-        return defer.DeferredList(list(self._busy)).addCallback(lambda _: None)
+        return self._in_flight.idle()
 
     @defer.inlineCallbacks
     def _deliver(self, request):
