@@ -73,7 +73,8 @@ class PfxService(MultiService):
         components = Components()
         runtime = make_runtime(reactor, MailLog(name, "pfx"), tables=tables,
                                require=components.require,
-                               resolver=make_resolver(config.settings, reactor))
+                               resolver=make_resolver(config.settings, reactor),
+                               agent_for=components.agents.get)
         self.master = MasterService(config, installed, runtime, self.log, tables, components)
         self.master.setServiceParent(self)
         self._warnings = config.warnings()

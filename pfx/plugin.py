@@ -70,7 +70,9 @@ class Runtime:
     pfx.runtime.logging.MailLog; tables: the lookup-table registry
     (``tables.open("hash:/etc/pfx/aliases")``); require(interface): the shared
     component offered for an interface (cleanup's IMailSubmitter, for an agent that
-    forwards mail), raising LookupError when no master.cf row offers it.
+    forwards mail), raising LookupError when no master.cf row offers it;
+    agent_for(service): the IDeliveryAgent of a master.cf service, or None (local's
+    mailbox_transport hands recipients to another agent this way).
     """
 
     reactor: Any
@@ -80,6 +82,7 @@ class Runtime:
     log: Any = None
     tables: Any = None
     require: Callable | None = None
+    agent_for: Callable | None = None
 
 
 @attrs.frozen

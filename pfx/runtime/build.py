@@ -5,7 +5,8 @@ from twisted.internet.threads import deferToThreadPool
 from pfx.plugin import Runtime
 
 
-def make_runtime(reactor, log, resolver=None, tables=None, require=None) -> Runtime:
+def make_runtime(reactor, log, resolver=None, tables=None, require=None,
+                 agent_for=None) -> Runtime:
     """Blocking file work (fsync, mailbox writes) runs in the reactor's thread pool."""
     pool = reactor.getThreadPool()
 
@@ -13,11 +14,12 @@ def make_runtime(reactor, log, resolver=None, tables=None, require=None) -> Runt
         return deferToThreadPool(reactor, pool, f, *args, **kwargs)
 
     return Runtime(reactor=reactor, clock=reactor, resolver=resolver,
-                   run_blocking=run_blocking, log=log, tables=tables, require=require)
+                   run_blocking=run_blocking, log=log, tables=tables, require=require,
+                   agent_for=agent_for)
 
 
 def inline_runtime(clock, log=None, reactor=None, resolver=None, tables=None,
-                   require=None) -> Runtime:
+                   require=None, agent_for=None) -> Runtime:
     """A Runtime for tests: run_blocking runs at once and returns a fired Deferred."""
     from twisted.internet.defer import maybeDeferred
 
@@ -26,4 +28,4 @@ def inline_runtime(clock, log=None, reactor=None, resolver=None, tables=None,
 
     return Runtime(reactor=reactor if reactor is not None else clock, clock=clock,
                    resolver=resolver, run_blocking=run_blocking, log=log, tables=tables,
-                   require=require)
+                   require=require, agent_for=agent_for)

@@ -10,9 +10,9 @@ mydestination found during expansion are resubmitted through cleanup
 Delivered-To header, and reported ``forwarded as QID``. One status per request
 recipient: any deferred leaf defers it, else any bounced leaf bounces it.
 
-mailbox_transport(_maps) and fallback_transport(_maps) (Postfix hands the recipient to
-another agent) defer with ``4.3.5``: an agent cannot reach another agent through pfx's
-interfaces yet.
+mailbox_transport(_maps) and fallback_transport(_maps) hand the recipient to the agent
+of that master.cf service (runtime.agent_for), as Postfix's deliver_pass does, and
+report that agent's status (``lmtp:unix:/path`` to Dovecot, for example).
 
 Security: the message, the envelope addresses and .forward contents are untrusted.
 Addresses never reach a shell or a path unfiltered; commands and files are allowed only
@@ -280,7 +280,7 @@ class LocalAgent:
         transport = yield self._per_user(self.transport_maps, ctx.user)
         command = yield self._per_user(self.command_maps, ctx.user)
         if transport or self.cfg.mailbox_transport:
-            outcome = _unsupported("mailbox_transport", transport or self.cfg.mailbox_transport)
+            outcome = yield self._pass(ctx, transport or self.cfg.mailbox_transport)
         elif command or self.cfg.mailbox_command:
             outcome = yield self.rt.run_blocking(deliver_command, ctx,
                                                  command or self.cfg.mailbox_command,
@@ -314,6 +314,25 @@ class LocalAgent:
             deliver_file, ctx, path, ctx.request.open_content)))
 
     @defer.inlineCallbacks
+    def _pass(self, ctx, destination):
+        """Hand this recipient to the agent of master.cf service ``transport[:nexthop]``."""
+        transport, _, nexthop = destination.partition(":")
+        find = getattr(self.rt, "agent_for", None)
+        agent = find(transport) if find is not None else None
+        if agent is None:
+            return Outcome("deferred", Dsn("4.3.0"),
+                           f"mail transport unavailable: no master.cf service {transport}")
+        rcpt = Recipient(ctx.recipient, orig=ctx.orig_rcpt or None)
+        request = attrs.evolve(ctx.request, transport=transport,
+                               nexthop=nexthop or ctx.domain, recipients=(rcpt,))
+        try:
+            result = yield defer.maybeDeferred(agent.deliver, request)
+            [status] = result.statuses
+        except Exception as e:  # the other agent failed: defer, as qmgr would
+            return Outcome("deferred", Dsn("4.3.0"), f"{transport}: delivery failed: {e}")
+        return Outcome(status.action, status.dsn, status.text)
+
+    @defer.inlineCallbacks
     def _per_user(self, table, user):
         """A per-user table lookup (the *_maps variants); a soft error defers."""
         if table is None:
@@ -325,8 +344,7 @@ class LocalAgent:
     def _unknown(self, ctx, exp):
         fallback = yield self._per_user(self.fallback_maps, ctx.user)
         if fallback or self.cfg.fallback_transport:
-            exp.outcomes.append(_unsupported("fallback_transport",
-                                             fallback or self.cfg.fallback_transport))
+            exp.outcomes.append((yield self._pass(ctx, fallback or self.cfg.fallback_transport)))
         elif self.cfg.luser_relay and ctx.level <= 1 and ("luser", ctx.user) not in exp.seen:
             exp.seen.add(("luser", ctx.user))
             relay = self._luser_relay(ctx)
@@ -408,11 +426,6 @@ def _loop_info(open_content):
 
 def _loop(address):
     return Outcome("bounced", Dsn("5.4.6"), f"mail forwarding loop for {address}")
-
-
-def _unsupported(param, value):
-    return Outcome("deferred", Dsn("4.3.5"),
-                   f"{param} = {value} is not supported by pfx local yet")
 
 
 def _aggregate(rcpt, outcomes):

@@ -47,7 +47,7 @@ class FakeSubmitter:
         return FakeWriter(self, envelope)
 
 
-def runtime(submitter=None, clock=None, registry=None):
+def runtime(submitter=None, clock=None, registry=None, agents=None):
     def require(interface):
         if interface is IMailSubmitter and submitter is not None:
             return submitter
@@ -55,7 +55,8 @@ def runtime(submitter=None, clock=None, registry=None):
     clock = clock or Clock()
     if not clock.seconds():
         clock.advance(1_700_000_000.25)
-    return inline_runtime(clock, tables=registry or tables(), require=require)
+    return inline_runtime(clock, tables=registry or tables(), require=require,
+                          agent_for=(agents or {}).get)
 
 
 def request(*recipients, sender="a@example.test", content=MESSAGE, queue_id="4QID1",

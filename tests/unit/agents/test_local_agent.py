@@ -20,7 +20,7 @@ FROM_LINE = f"From a@example.test  {time.asctime(time.localtime(NOW))}\n".encode
 QUOTED = MESSAGE.replace(b"\nFrom the", b"\n>From the")
 
 
-def make(tmp_path, aliases="", submitter=None, users=None, **kw):
+def make(tmp_path, aliases="", submitter=None, users=None, agents=None, **kw):
     alias_file = tmp_path / "aliases"
     alias_file.write_text(aliases)
     assert postalias.main([f"hash:{alias_file}"]) == 0  # as newaliases builds it
@@ -33,7 +33,8 @@ def make(tmp_path, aliases="", submitter=None, users=None, **kw):
     users = users if users is not None else {"bob": tmp_path / "bob", "carol": tmp_path / "carol"}
     for home in users.values():
         os.makedirs(home, exist_ok=True)
-    return LocalAgent(cfg, runtime(submitter), passwd=passwd(users), geteuid=lambda: 1000)
+    return LocalAgent(cfg, runtime(submitter, agents=agents), passwd=passwd(users),
+                      geteuid=lambda: 1000)
 
 
 def deliver(agent, *rcpts, **kw):
@@ -262,12 +263,42 @@ def test_mailbox_command(tmp_path):
     assert out.read_bytes().endswith(MESSAGE)
 
 
+class RecordingAgent:
+    """Another master.cf service's agent: records what it is handed, answers sent."""
+
+    def __init__(self):
+        self.requests = []
+
+    def deliver(self, request):
+        from twisted.internet import defer
+        from pfx.dsn import Dsn
+        from pfx.envelope import DeliveryResult, RecipientStatus
+        self.requests.append(request)
+        return defer.succeed(DeliveryResult(
+            RecipientStatus(r, "sent", Dsn("2.0.0"), "250 2.0.0 Saved", "lmtp")
+            for r in request.recipients))
+
+    def stop(self):
+        pass
+
+
 @pytest.mark.parametrize("param", ["mailbox_transport", "fallback_transport"])
-def test_transport_handoff_defers_until_supported(tmp_path, param):
-    agent = make(tmp_path, **{param: "lmtp:unix:private/dovecot-lmtp"})
-    [st] = deliver(agent, "bob@mx.example.test" if param == "mailbox_transport"
-                   else "nouser@mx.example.test")
-    assert (st.action, str(st.dsn)) == ("deferred", "4.3.5")
+def test_transport_handoff_passes_the_recipient_to_that_agent(tmp_path, param):
+    lmtp = RecordingAgent()
+    agent = make(tmp_path, agents={"lmtp": lmtp}, **{param: "lmtp:unix:private/dovecot-lmtp"})
+    rcpt = "bob@mx.example.test" if param == "mailbox_transport" else "nouser@mx.example.test"
+    [st] = deliver(agent, rcpt)
+    assert (st.action, str(st.dsn), st.text) == ("sent", "2.0.0", "250 2.0.0 Saved")
+    [handed] = lmtp.requests
+    assert (handed.transport, handed.nexthop) == ("lmtp", "unix:private/dovecot-lmtp")
+    assert [r.address for r in handed.recipients] == [rcpt]
+
+
+def test_transport_handoff_to_a_missing_service_defers(tmp_path):
+    agent = make(tmp_path, mailbox_transport="lmtp:unix:private/dovecot-lmtp")
+    [st] = deliver(agent, "bob@mx.example.test")
+    assert (st.action, str(st.dsn)) == ("deferred", "4.3.0")
+    assert st.text == "mail transport unavailable: no master.cf service lmtp"
 
 
 def test_forward_that_is_a_directory_is_skipped_and_a_symlink_defers(tmp_path):
@@ -331,6 +362,10 @@ def test_mailbox_command_maps_pick_a_command_per_user(tmp_path):
     assert st.text == f"delivered to command: /bin/sh -c 'cat > {out}'"
     [st] = deliver(agent, "carol@mx.example.test")
     assert st.text == "delivered to mailbox"
-    agent = make(tmp_path, mailbox_transport_maps="inline:{bob=lmtp:unix:x}")
+    lmtp = RecordingAgent()
+    agent = make(tmp_path, agents={"lmtp": lmtp},
+                 mailbox_transport_maps="inline:{bob=lmtp:unix:x}")
     [st] = deliver(agent, "bob@mx.example.test")
-    assert (st.action, str(st.dsn)) == ("deferred", "4.3.5")
+    assert st.action == "sent" and lmtp.requests[0].nexthop == "unix:x"
+    [st] = deliver(agent, "carol@mx.example.test")
+    assert st.text == "delivered to mailbox"
