@@ -27,7 +27,6 @@ from twisted.internet import defer
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from pfx.runtime.inflight import InFlight
 from pfx.address.quote import quote_822_local
 from pfx.delivery import command as runner
 from pfx.delivery.copy import copy_body, delivered_to, envelope_headers, from_line
@@ -36,6 +35,7 @@ from pfx.envelope import DeliveryResult, RecipientStatus
 from pfx.errors import ConfigError
 from pfx.interfaces import IDeliveryAgent, IDeliveryAgentFactory
 from pfx.plugin import Param, ParamTemplate
+from pfx.runtime.inflight import InFlight
 
 FLAGS = set("BDFORXhqu.>")
 RCPT_MACROS = {"recipient", "original_recipient", "user", "extension", "mailbox", "domain"}

@@ -26,7 +26,6 @@ from twisted.internet import defer
 from twisted.plugin import IPlugin
 from zope.interface import implementer
 
-from pfx.runtime.inflight import InFlight
 from pfx.address.quote import quote_822_local
 from pfx.delivery import helper, maildir, mbox
 from pfx.delivery.copy import copy_body, delivered_to, envelope_headers, from_line
@@ -36,6 +35,7 @@ from pfx.envelope import DeliveryResult, RecipientStatus
 from pfx.errors import ConfigError, TableRetry
 from pfx.interfaces import IDeliveryAgent, IDeliveryAgentFactory
 from pfx.plugin import Param
+from pfx.runtime.inflight import InFlight
 from pfx.tables.match import mapping_keys
 
 RELAY = "virtual"

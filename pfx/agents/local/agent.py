@@ -34,7 +34,6 @@ import attrs
 from twisted.internet import defer
 from zope.interface import implementer
 
-from pfx.runtime.inflight import InFlight
 from pfx.address.quote import quote_822_local
 from pfx.delivery.command import Outcome
 from pfx.delivery.copy import CHUNK, delivered_to, envelope_headers
@@ -42,6 +41,7 @@ from pfx.dsn import Dsn
 from pfx.envelope import DeliveryResult, Envelope, Recipient, RecipientStatus
 from pfx.errors import TableRetry
 from pfx.interfaces import IDeliveryAgent, IMailSubmitter
+from pfx.runtime.inflight import InFlight
 from pfx.tables.aliases import split_rhs
 from pfx.tables.match import alias_keys, split_address, split_extension
 from pfx.util.expand import expand
