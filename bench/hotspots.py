@@ -35,11 +35,11 @@ def py_spy():
 
 
 def split_cpu(pid):
-    """(own CPU s, reaped children's CPU s) of ``pid`` from /proc/PID/stat."""
+    """(user s, system s, reaped children's CPU s) of ``pid`` from /proc/PID/stat."""
     with open(f"/proc/{pid}/stat") as f:
         rest = f.read().rsplit(")", 1)[1].split()
-    own = (int(rest[11]) + int(rest[12])) / CLK_TCK
-    return own, (int(rest[13]) + int(rest[14])) / CLK_TCK
+    return (int(rest[11]) / CLK_TCK, int(rest[12]) / CLK_TCK,
+            (int(rest[13]) + int(rest[14])) / CLK_TCK)
 
 
 def frame_name(frame):
@@ -114,7 +114,7 @@ def main(argv=None):
                 return False
             return args.scenario != "maildir" or mta.maildir_count() >= expect
 
-        own0, kids0 = split_cpu(mta.pid)
+        before = split_cpu(mta.pid)
         rec = subprocess.Popen([spy, "record", "--pid", str(mta.pid), "--rate", str(args.rate),
                                 "--format", "raw", "--output", raw, "--nonblocking",
                                 *(["--gil"] if args.gil else [])],
@@ -124,7 +124,7 @@ def main(argv=None):
                          sessions=args.sessions, size=args.size, recipients=args.recipients,
                          drained=drained, drain_timeout=args.timeout,
                          source_timeout=args.timeout, **options)
-        own1, kids1 = split_cpu(mta.pid)
+        user, system, kids = (b - a for a, b in zip(before, split_cpu(mta.pid)))
         rec.send_signal(signal.SIGINT)            # py-spy writes its output on SIGINT
         try:
             _, err = rec.communicate(timeout=60)
@@ -134,8 +134,8 @@ def main(argv=None):
         print(f"# {args.scenario}: {args.messages} msgs x {args.recipients} rcpt, "
               f"{result.total_rate:.1f} msgs/s, CPU-s/1000 {result.cpu_per_1000:.3f} "
               f"(under py-spy, --nonblocking{' --gil' if args.gil else ''})")
-        print(f"# CPU of the pfx process itself: {own1 - own0:.2f} s; "
-              f"of children it reaped (helpers): {kids1 - kids0:.2f} s")
+        print(f"# CPU of the pfx process itself: user {user:.2f} s, system {system:.2f} s; "
+              f"of children it reaped (helpers): {kids:.2f} s")
         if not os.path.exists(raw):
             print(f"py-spy wrote nothing: {err.decode(errors='replace')[-1000:]}")
             return 1
