@@ -167,6 +167,15 @@ class PfxInstance:
         return [*TWISTD, "--pidfile=", "-n", "pfx", "-c", self.base]
 
     def start(self, attempts=3):
+        """Write the configuration, start twistd, wait for smtpd's banner; on any failure
+        everything started is stopped and the directory removed before the error goes on."""
+        try:
+            return self._start(attempts)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, attempts):
         self.base = short_tempdir("pfxbench.")
         for sub in ("spool", "data", "vmail"):
             os.mkdir(f"{self.base}/{sub}", 0o755)
