@@ -22,7 +22,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from tests.support.peers.common import (LOOPBACK, PeerFailed, free_port, remove_tree,
