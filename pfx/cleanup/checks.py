@@ -10,7 +10,7 @@ helo=<h>: 5.7.1 message content rejected``.
 
 Cost: a lookup sees at most one logical header (header_size_limit) or one body line
 (line_length_limit); body lines past body_checks_size_limit are not checked; and every
-lookup stops once the message has used cleanup_content_time_limit seconds of lookup
+lookup stops once the message has used pfx_content_check_time_limit seconds of lookup
 time (then the rest of the message is not checked and a warning is logged). See
 docs/content-checks.md.
 

@@ -103,5 +103,5 @@ def _tables(settings, registry) -> dict:
         body_checks=maps("body_checks"),
         body_checks_size_limit=settings.get("body_checks_size_limit"),
         mime_nesting_limit=settings.get("mime_nesting_limit"),
-        content_time_limit=float(settings.get("cleanup_content_time_limit")),
+        content_time_limit=float(settings.get("pfx_content_check_time_limit")),
     )

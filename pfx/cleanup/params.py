@@ -45,5 +45,5 @@ PARAMETERS = (
     Param("body_checks_size_limit", "51200", "int", min=0),
     Param("mime_nesting_limit", "100", "int", min=1),
     Param("disable_mime_input_processing", "no", "bool"),
-    Param("cleanup_content_time_limit", "10s", "time", min=0),
+    Param("pfx_content_check_time_limit", "10s", "time", min=0),
 )
