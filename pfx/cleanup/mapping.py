@@ -18,6 +18,7 @@ import attrs
 
 from pfx.address.parse import internalize, parse_address_list, scan_address
 from pfx.address.quote import quote_local
+from pfx.address.rewrite import masquerade as address_masquerade
 from pfx.dsn import Dsn, Reply
 from pfx.errors import TableRetry
 from pfx.tables.match import find, mapping_keys, split_address, split_extension
@@ -137,26 +138,11 @@ def canonical(address, tables, mappings, name, queue_id, warn=None):
 
 
 def masquerade(address, mappings):
-    """masquerade_domains, with ``!`` exceptions and masquerade_exceptions."""
+    """masquerade_domains (``!`` exceptions), masquerade_exceptions: pfx.address.rewrite's."""
     if not mappings.masquerade_domains or address == "":
         return address
-    at = address.rfind("@")
-    if at < 0:
-        return address
-    local, domain = address[:at], address[at + 1 :]
-    if local.lower() in {e.lower() for e in mappings.masquerade_exceptions}:
-        return address
-    lower = domain.lower()
-    for entry in mappings.masquerade_domains:
-        negate = entry.startswith("!")
-        masq = (entry[1:] if negate else entry).lower()
-        if not masq:
-            continue
-        if lower == masq:
-            return address
-        if lower.endswith("." + masq):
-            return address if negate else f"{local}@{masq}"
-    return address
+    return address_masquerade(address, mappings.masquerade_domains,
+                              exceptions=mappings.masquerade_exceptions)
 
 
 def rewrite_sender(address, mappings, queue_id, klass=ENVELOPE_SENDER, warn=None):
