@@ -228,3 +228,72 @@ def test_remote_headers_are_left_alone_without_remote_header_rewrite_domain(tmp_
     _, d = submit(sub, b"From: joe\nTo: ann@x.test\n\nbody\n")
     _, content = stored(sub, result_of(d))
     assert content == b"From: joe@remote.test\nTo: ann@x.test\n\nbody\n"
+
+
+# -- the examples of header_checks(5) ---------------------------------------------------
+
+ATTACHMENT_RULE = r'''/^Content-(Disposition|Type).*name\s*=\s*"?([^;]*(\.|=2E)(
+  ade|adp|asp|bas|bat|chm|cmd|com|cpl|crt|dll|exe|
+  hlp|ht[at]|
+  inf|ins|isp|jse?|lnk|md[betw]|ms[cipt]|nws|
+  \{[[:xdigit:]]{8}(?:-[[:xdigit:]]{4}){3}-[[:xdigit:]]{12}\}|
+  ops|pcd|pif|prf|reg|sc[frt]|sh[bsm]|swf|
+  vb[esx]?|vxd|ws[cfh]))(\?=)?"?\s*(;|$)/x
+    REJECT Attachment name "$2" may not end with ".$4"
+'''
+
+
+def test_man_page_attachment_example_via_mime_header_checks(tmp_path):
+    registry = Registry(builtin_types(), warn=lambda m: None)
+    (tmp_path / "hc.pcre").write_text(ATTACHMENT_RULE)
+    table = registry.open_list(f"pcre:{tmp_path}/hc.pcre")
+    # mime_header_checks defaults to $header_checks: the part header is what matches
+    sub, log = make_submitter(tmp_path / "q", header_checks=table, mime_header_checks=table)
+    msg = (b"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\n"
+           b"Content-Type: application/octet-stream; name=\"run.exe\"\n\nTVqQ\n--b--\n")
+    _, d = submit(sub, msg)
+    assert str(rejected(d)) == '550 5.7.1 Attachment name "run.exe" may not end with ".exe"'
+    assert any(": reject: header Content-Type: application/octet-stream;" in line
+               for line in log.lines)
+
+
+def test_man_page_iframe_body_example(tmp_path, regexp):
+    rule = ("/^<iframe src=(3D)?cid:.* height=(3D)?0 width=(3D)?0>$/\n"
+            "    REJECT IFRAME vulnerability exploit\n")
+    sub, log = make_submitter(tmp_path, body_checks=regexp("bc", rule))
+    _, d = submit(sub, b"Subject: x\r\n\r\nhi\r\n<iframe src=3Dcid:AA height=3D0 width=3D0>\r\n")
+    assert str(rejected(d)) == "550 5.7.1 IFRAME vulnerability exploit"
+    assert any(": reject: body <iframe src=3Dcid:AA height=3D0 width=3D0> from "
+               "client.example[192.0.2.1]; from=<a@example.test>" in line for line in log.lines)
+
+
+def test_encoded_words_are_matched_as_written_not_decoded(tmp_path, regexp):
+    rules = "/^Subject: =\\?UTF-8\\?B\\?/ WARN encoded\n/^X-Raw: caf\u00e9/ REJECT 8bit\n"
+    sub, log = make_submitter(tmp_path, header_checks=regexp("hc", rules))
+    _, d = submit(sub, b"Subject: =?UTF-8?B?Y2Fmw6k=?=\nX-Raw: caf\xc3\xa9\n\nbody\n")
+    assert str(rejected(d)) == "550 5.7.1 8bit"
+    assert any("warning: header Subject: =?UTF-8?B?Y2Fmw6k=?=" in line for line in log.lines)
+
+
+def test_checked_output_does_not_depend_on_chunking():
+    from pfx.cleanup.headers import HeaderPass, HeaderPolicy
+
+    class Rules:
+        def lookup(self, key):
+            if key.startswith("Content-Disposition"):
+                return "PREPEND X-Att: yes"
+            return "REPLACE INNER" if key == "inner body" else None
+
+    def run(sizes):
+        checks = ContentChecks(header_checks=Rules(), mime_header_checks=Rules(),
+                               nested_header_checks=Rules(), body_checks=Rules())
+        hp = HeaderPass(HeaderPolicy(myhostname="h", add_missing=False), "Q", 0.0, checks)
+        data, out, i = MIME.replace(b"\n", b"\r\n"), [], 0
+        while i < len(data):
+            out.append(hp.feed(data[i:i + sizes]))
+            i += sizes
+        return b"".join(out) + hp.finish()
+    whole = run(10**6)
+    assert b"X-Att: yes\nContent-Disposition" in whole and b"\nINNER\n" in whole
+    for size in (1, 2, 3, 7, 64):
+        assert run(size) == whole
