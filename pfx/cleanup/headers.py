@@ -142,6 +142,8 @@ class HeaderPass:
             return flushed
         # an empty line or a non-header line ends the primary headers
         tail = self._end_of_headers()
+        if self.checks is not None and line:
+            return flushed + tail + self._body_line(line, b"\n")  # it is body content
         return flushed + tail + line + b"\n"
 
     def _add_to_header(self, line):

@@ -297,3 +297,9 @@ def test_checked_output_does_not_depend_on_chunking():
     assert b"X-Att: yes\nContent-Disposition" in whole and b"\nINNER\n" in whole
     for size in (1, 2, 3, 7, 64):
         assert run(size) == whole
+
+
+def test_a_non_header_line_that_ends_the_headers_is_body_content(tmp_path, regexp):
+    sub, _ = make_submitter(tmp_path, body_checks=regexp("bc", "/^not a header/ REJECT body\n"))
+    _, d = submit(sub, b"Subject: x\nnot a header line\nmore\n")
+    assert str(rejected(d)) == "550 5.7.1 body"
