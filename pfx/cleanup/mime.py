@@ -11,7 +11,6 @@ line is one pass over the stack, so the total is linear in the message size.
 import re
 
 _PARAM = re.compile(r'boundary\s*=\s*(?:"([^"]*)"|([^\s;]+))', re.IGNORECASE)
-MIME_HEADERS = ("content-", "mime-version")
 
 
 def is_mime_header(name: str) -> bool:

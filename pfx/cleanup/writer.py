@@ -18,11 +18,18 @@ the one open(O_CREAT|O_EXCL) + fstat in the caller's thread. Nothing else, no wr
 and no fsync, happens there. The alternative, an ``opened`` Deferred, would make every
 submitter wait a round trip to the thread pool before its first byte.
 
+Address mappings (virtual aliases, canonical maps, masquerading, bcc maps: mapping.py)
+are applied to the envelope in open_message(); a map that fails soft refuses the
+message. Content checks (checks.py) decide at commit(): REJECT fails it with the
+check's reply, DISCARD fires with the queue ID and keeps nothing, HOLD commits the file
+and renames it into hold/, BCC/FILTER/REDIRECT go into the extracted segment.
+
 Security: envelope and content are untrusted (SMTP clients, local users through
-pickup). Content is only parsed for header names (headers.py); addresses are only
-canonicalized. Reads the parameters in params.py plus myhostname, myorigin, mydomain,
-inet_interfaces, mynetworks and message_size_limit; writes only new files in
-$queue_directory/incoming.
+pickup). Content is parsed for header names, address lists in address headers and MIME
+structure only (headers.py, mime.py), with bounded memory. Reads the parameters in
+params.py plus myhostname, myorigin, mydomain, mydestination, inet_interfaces,
+mynetworks, recipient_delimiter and message_size_limit; writes only new files in
+$queue_directory/incoming and renames held ones into $queue_directory/hold.
 """
 
 import errno
