@@ -47,7 +47,7 @@ def make_kick(context):
 
 
 def make_service(entry, context) -> CleanupService:
-    config = CleanupConfig.from_settings(context.settings)
+    config = CleanupConfig.from_settings(context.settings, getattr(context, "tables", None))
     log = context.logger("cleanup")
     runtime = context.runtime
     store = QueueStore(context.settings.get_str("queue_directory"), warn=log.warning,

@@ -18,21 +18,35 @@ the one open(O_CREAT|O_EXCL) + fstat in the caller's thread. Nothing else, no wr
 and no fsync, happens there. The alternative, an ``opened`` Deferred, would make every
 submitter wait a round trip to the thread pool before its first byte.
 
+Address mappings (virtual aliases, canonical maps, masquerading, bcc maps: mapping.py)
+are applied to the envelope in open_message(); a map that fails soft refuses the
+message. Content checks (checks.py) decide at commit(): REJECT fails it with the
+check's reply, DISCARD fires with the queue ID and keeps nothing, HOLD commits the file
+and renames it into hold/, BCC/FILTER/REDIRECT go into the extracted segment.
+
 Security: envelope and content are untrusted (SMTP clients, local users through
-pickup). Content is only parsed for header names (headers.py); addresses are only
-canonicalized. Reads the parameters in params.py plus myhostname, myorigin, mydomain,
-inet_interfaces, mynetworks and message_size_limit; writes only new files in
-$queue_directory/incoming.
+pickup). Content is parsed for header names, address lists in address headers and MIME
+structure only (headers.py, mime.py), with bounded memory. Reads the parameters in
+params.py plus myhostname, myorigin, mydomain, mydestination, inet_interfaces,
+mynetworks, recipient_delimiter and message_size_limit; writes only new files in
+$queue_directory/incoming and renames held ones into $queue_directory/hold.
 """
 
 import errno
 import os
 
+import attrs
+
 from twisted.internet import defer
 from zope.interface import implementer
 
-from pfx.cleanup.addresses import rewrite_envelope
+from pfx.address.parse import internalize, parse_address_list, scan_address
+from pfx.address.quote import quote_local
+from pfx.address.rewrite import canonicalize_external
+from pfx.cleanup.addresses import DuplicateFilter, add_bcc, rewrite_envelope
+from pfx.cleanup.checks import ContentChecks
 from pfx.cleanup.headers import HeaderPass, HeaderPolicy
+from pfx.cleanup.mapping import MappingError, expand_virtual, rewrite_recipient, rewrite_sender
 from pfx.dsn import Dsn, Reply
 from pfx.errors import SubmitRejected
 from pfx.interfaces import IMailSubmitter, IMessageWriter
@@ -75,9 +89,14 @@ class Submitter:
         local submission: client protocol ``local`` (pickup) or a client that
         local_header_rewrite_clients permits (always_add_missing_headers: for all)."""
         cfg = self.config
-        envelope = rewrite_envelope(envelope, cfg.canon,
-                                    keep_original=cfg.enable_original_recipient,
-                                    duplicate_limit=cfg.duplicate_filter_limit)
+        try:
+            envelope = rewrite_envelope(envelope, cfg.canon,
+                                        keep_original=cfg.enable_original_recipient,
+                                        duplicate_limit=cfg.duplicate_filter_limit,
+                                        mappings=cfg.mappings, warn=self.log.warning)
+        except MappingError as exc:  # the queue ID comes with the file, after this
+            self.log.warning(exc.warning)
+            return RefusedWriter(exc.reply)
         try:
             qfile = self.store.new_file(envelope, "incoming")
         except OSError as exc:
@@ -91,9 +110,36 @@ class Submitter:
             myhostname=cfg.myhostname, add_missing=local or cfg.always_add_missing_headers,
             drop=cfg.drop_headers, header_size_limit=cfg.header_size_limit,
             hopcount_limit=cfg.hopcount_limit, from_address=envelope.sender,
-            full_name=full_name)
-        headers = HeaderPass(policy, str(qfile.queue_id), self.runtime.clock.seconds())
-        return MessageWriter(self, qfile, headers, envelope)
+            full_name=full_name, rewrite=self._header_rewriter(local, str(qfile.queue_id)),
+            mime_nesting_limit=cfg.mime_nesting_limit)
+        checks = ContentChecks(
+            header_checks=cfg.header_checks, mime_header_checks=cfg.mime_header_checks,
+            nested_header_checks=cfg.nested_header_checks, body_checks=cfg.body_checks,
+            body_size_limit=cfg.body_checks_size_limit, time_limit=cfg.content_time_limit,
+            log=self.log, queue_id=str(qfile.queue_id), context=log_context(envelope))
+        headers = HeaderPass(policy, str(qfile.queue_id), self.runtime.clock.seconds(), checks)
+        return MessageWriter(self, qfile, headers, envelope, checks)
+
+    def _header_rewriter(self, local, queue_id):
+        """How header addresses are rewritten: the "local" context for local submitters,
+        "remote" (remote_header_rewrite_domain) for others, or not at all."""
+        cfg = self.config
+        canon = cfg.canon if local else cfg.remote_canon
+        if not canon.enabled:
+            return None
+
+        def rewrite(kind, value):
+            step = rewrite_sender if kind == "header_sender" else rewrite_recipient
+
+            def one(external):
+                if not external or external.startswith("@"):
+                    return None  # an empty or route-only address: leave it
+                canonical = canonicalize_external(external, canon)
+                internal = internalize(scan_address(canonical))
+                mapped = step(internal, cfg.mappings, queue_id, kind, self.log.warning)
+                return canonical if mapped == internal else quote_local(mapped)
+            return parse_address_list(value).rewrite(one)
+        return rewrite
 
 
 @implementer(IMessageWriter)
@@ -119,8 +165,10 @@ class RefusedWriter:
 class MessageWriter:
     """One message on its way into incoming/; see the module docstring."""
 
-    def __init__(self, submitter, qfile, headers, envelope):
+    def __init__(self, submitter, qfile, headers, envelope, checks=None):
         self.queue_id = str(qfile.queue_id)
+        self._checks = checks
+        self._outcome = "queued"  # or "discarded", "held"
         self.envelope = envelope
         self._sub = submitter
         self._cfg = submitter.config
@@ -220,7 +268,7 @@ class MessageWriter:
             d = self._sub.runtime.run_blocking(self._qfile.abort)
             d.addBoth(lambda _: done.errback(SubmitRejected(self.verdict)))
             return d
-        if self._sub.kick is not None:
+        if self._sub.kick is not None and self._outcome == "queued":
             self._sub.kick()
         done.callback(self.queue_id)
 
@@ -236,7 +284,11 @@ class MessageWriter:
 
     def _write_chunk(self, data):
         self._check_space()
-        self._emit(self._headers.feed(data))
+        try:
+            self._emit(self._headers.feed(data))
+        except MappingError as exc:  # a header address's map failed soft
+            self._sub.log.warning(exc.warning)
+            raise _Refused(exc.reply) from None
 
     def _emit(self, out: bytes):
         if not self._body_marked and self._headers.in_body:
@@ -256,13 +308,75 @@ class MessageWriter:
             self._check_space()
             if not self.envelope.recipients:
                 raise _Refused(NO_RECIPIENTS)
-            self._emit(self._headers.feed(rest) + self._headers.finish())
+            try:
+                self._emit(self._headers.feed(rest) + self._headers.finish())
+            except MappingError as exc:
+                self._sub.log.warning(exc.warning)
+                raise _Refused(exc.reply) from None
             if self._headers.verdict is not None:
                 raise _Refused(self._headers.verdict)
-            self._qfile.commit()
+            checks = self._checks
+            if checks is not None and checks.reject is not None:
+                raise _Refused(checks.reject)
+            if checks is not None and checks.discard:
+                self._qfile.abort()  # DISCARD: claim success, keep nothing
+                self._outcome = "discarded"
+                return
+            try:
+                extracted, attributes = self._check_results()
+            except MappingError as exc:
+                self._sub.log.warning(exc.warning)
+                raise _Refused(exc.reply) from None
+            qid = self._qfile.commit(extracted, attributes)
+            if checks is not None and checks.hold:
+                # cleanup puts held mail straight into hold/, as Postfix's cleanup does;
+                # qmgr never sees it until postsuper -H.
+                self._sub.store.move(qid, "incoming", "hold", sync=True)
+                self._outcome = "held"
         except BaseException:
             self._qfile.abort()
             raise
+
+
+    def _check_results(self):
+        """BCC recipients (rewritten and expanded like always_bcc) and the FILTER and
+        REDIRECT decisions, for the queue file's extracted segment."""
+        checks = self._checks
+        if checks is None:
+            return (), ()
+        cfg = self._cfg
+        extracted = []
+        dups = DuplicateFilter(cfg.duplicate_filter_limit)
+        for rcpt in self.envelope.recipients:
+            dups.first_time(rcpt)
+
+        def out(rcpt, address):
+            for new in expand_virtual(address, cfg.mappings, self.queue_id):
+                new_rcpt = rcpt if new == rcpt.address else _expanded(rcpt, new)
+                if dups.first_time(new_rcpt):
+                    extracted.append(new_rcpt)
+        for bcc in checks.bcc:
+            add_bcc(bcc, cfg.canon, cfg.mappings, self.queue_id, out, self._sub.log.warning)
+        attributes = []
+        if checks.filter:
+            attributes.append(("content_filter", checks.filter))
+        if checks.redirect:
+            attributes.append(("redirect", checks.redirect))
+        return tuple(extracted), tuple(attributes)
+
+
+def log_context(envelope) -> str:
+    """The tail of a content-check log line: `` from name[addr]; from=<s> to=<r> ...``."""
+    client = envelope.client
+    to = envelope.recipients[0].address if envelope.recipients else ""
+    if client.protocol == "local":
+        return f" from local; from=<{envelope.sender}> to=<{to}>"
+    return (f" from {client.name}[{client.addr}]; from=<{envelope.sender}> to=<{to}>"
+            f" proto={client.protocol} helo=<{client.helo}>")
+
+
+def _expanded(rcpt, address):
+    return attrs.evolve(rcpt, address=address, orig=rcpt.orig or rcpt.address)
 
 
 def _pass_through(result, waiter):

@@ -43,6 +43,8 @@ PFX_ONLY = {
     "example_directory": "the documented example agent's own parameter (docs/examples/)",
     "pfx_dns_servers": "DNS servers for the shared resolver (pfx.runtime.dns); Postfix uses resolv.conf",
     "pfx_dns_timeout": "per-try DNS timeout of the shared resolver (pfx.runtime.dns)",
+    "pfx_content_check_time_limit": "per-message lookup time budget of header/body checks "
+                                    "(docs/content-checks.md)",
 }
 
 

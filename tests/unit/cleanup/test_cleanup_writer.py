@@ -110,9 +110,12 @@ def test_duplicate_recipients_are_folded_but_not_across_dsn_settings(tmp_path):
     w = sub.open_message(envelope(*rcpts))
     w.write(MESSAGE)
     info, _, _ = read_back(sub, result_of(w.commit()))
-    assert [(r.address, r.notify) for r in info.recipients] == [
-        ("b@example.test", frozenset()), ("c@example.test", frozenset()),
-        ("b@example.test", frozenset({"NEVER"}))]
+    # "b" became b@example.test but keeps its original recipient "b": cleanup's
+    # duplicate key includes it (cleanup_out_recipient), so it is a separate request.
+    assert [(r.address, r.orig, r.notify) for r in info.recipients] == [
+        ("b@example.test", None, frozenset()), ("b@example.test", "b", frozenset()),
+        ("c@example.test", None, frozenset()),
+        ("b@example.test", None, frozenset({"NEVER"}))]
 
 
 def test_duplicate_filter_limit_bounds_the_memory_not_the_delivery(tmp_path):
