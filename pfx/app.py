@@ -22,7 +22,7 @@ from pfx.runtime.context import Components
 from pfx.runtime.dns import make_resolver
 from pfx.tables.registry import Registry
 from pfx.runtime.logging import (MailLog, MaillogObserver, SyslogObserver,
-                                 check_maillog_path)
+                                 add_sink, check_maillog_path, remove_sink)
 
 
 class Options(usage.Options):
@@ -80,7 +80,8 @@ class PfxService(MultiService):
         self._warnings = config.warnings()
 
     def startService(self):
-        globalLogPublisher.addObserver(self.observer)
+        add_sink(self.observer)  # mail lines
+        globalLogPublisher.addObserver(self.observer)  # Twisted's own errors
         for text in self._warnings:
             self.log.warning(text)
         signal.signal(signal.SIGHUP, lambda *_: self.reactor.callFromThread(self.reload))
@@ -92,6 +93,7 @@ class PfxService(MultiService):
 
         def detach(result):
             globalLogPublisher.removeObserver(self.observer)
+            remove_sink(self.observer)
             return result
         return d.addBoth(detach)
 

@@ -10,6 +10,7 @@ FILTER = "1234567890!@%-_=+:,./abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVW
 
 PARAMETERS = (
     Param("alias_maps", "hash:/etc/aliases"),  # Postfix adds nis:mail.aliases; pfx has no NIS
+    Param("alias_database", "hash:/etc/aliases"),  # what pfx newaliases builds
     Param("allow_mail_to_commands", "alias, forward", "list"),
     Param("allow_mail_to_files", "alias, forward", "list"),
     Param("command_expansion_filter", FILTER, "raw"),

@@ -48,3 +48,17 @@ def test_maillog_path_must_match_a_prefix():
     assert L.check_maillog_path("/srv/x/../var/log", ["/srv/var"]) is None
     assert "does not match" in L.check_maillog_path("/tmp/maillog", ["/var"])
     assert "does not match" in L.check_maillog_path("/variable/x", ["/var"])
+
+
+def test_with_a_sink_mail_lines_bypass_twisteds_log(monkeypatch):
+    seen_by_twisted, sink = [], []
+    monkeypatch.setattr(L, "_logger", L.Logger(namespace=L.NAMESPACE,
+                                               observer=seen_by_twisted.append))
+    L.add_sink(sink.append)
+    try:
+        L.MailLog("pfx", "qmgr", pid=7).info("4QID: removed")
+    finally:
+        L.remove_sink(sink.append)
+    assert seen_by_twisted == []
+    assert [(e["pfx_tag"], e["pfx_text"]) for e in sink] == [("pfx/qmgr[7]", "4QID: removed")]
+    assert L.render(sink[0], "pfx/master") == ("pfx/qmgr[7]", "4QID: removed")
