@@ -21,6 +21,7 @@ class CleanupConfig:
     drop_headers: frozenset = frozenset({"bcc", "content-length", "resent-bcc", "return-path"})
     duplicate_filter_limit: int = 1000
     header_size_limit: int = 102400
+    header_address_token_limit: int = 10240
     hopcount_limit: int = 50
     message_size_limit: int = 10240000  # 0: no limit
     queue_minfree: int = 0  # bytes; 0: no check
@@ -46,6 +47,7 @@ class CleanupConfig:
             drop_headers=frozenset(h.lower() for h in settings.get_list("message_drop_headers")),
             duplicate_filter_limit=settings.get("duplicate_filter_limit"),
             header_size_limit=settings.get("header_size_limit"),
+            header_address_token_limit=settings.get("header_address_token_limit"),
             hopcount_limit=settings.get("hopcount_limit"),
             message_size_limit=settings.get("message_size_limit"),
             queue_minfree=settings.get("queue_minfree"),

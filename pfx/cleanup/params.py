@@ -8,6 +8,7 @@ PARAMETERS = (
     Param("message_drop_headers", "bcc, content-length, resent-bcc, return-path", "list"),
     Param("duplicate_filter_limit", "1000", "int", min=0),
     Param("header_size_limit", "102400", "int", min=1),
+    Param("header_address_token_limit", "10240", "int", min=1),
     Param("hopcount_limit", "50", "int", min=1),
     Param("queue_minfree", "0", "size", min=0),
     Param("append_at_myorigin", "yes", "bool"),

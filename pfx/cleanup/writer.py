@@ -40,7 +40,7 @@ import attrs
 from twisted.internet import defer
 from zope.interface import implementer
 
-from pfx.address.parse import internalize, parse_address_list, scan_address
+from pfx.address.parse import internalize, parse_address_list, scan, scan_address
 from pfx.address.quote import quote_local
 from pfx.address.rewrite import canonicalize_external
 from pfx.cleanup.addresses import DuplicateFilter, add_bcc, rewrite_envelope
@@ -138,8 +138,18 @@ class Submitter:
                 internal = internalize(scan_address(canonical))
                 mapped = step(internal, cfg.mappings, queue_id, kind, self.log.warning)
                 return canonical if mapped == internal else quote_local(mapped)
-            return parse_address_list(value).rewrite(one)
+            return parse_address_list(within_token_limit(
+                value, cfg.header_address_token_limit)).rewrite(one)
         return rewrite
+
+
+def within_token_limit(value: str, limit: int) -> str:
+    """header_address_token_limit: the address tokens past the limit are discarded, as
+    cleanup(8) does, so one header cannot cost unbounded parsing work."""
+    for count, token in enumerate(scan(value)):
+        if count == limit:
+            return value[:token.start].rstrip().rstrip(",").rstrip()
+    return value
 
 
 @implementer(IMessageWriter)

@@ -265,3 +265,11 @@ def test_header_block_ended_by_a_non_header_line_marks_the_body_there(tmp_path):
     w.write(b"Subject: x\nthis is body\n\nmore\n")
     _, content, body_offset = read_back(sub, result_of(w.commit()))
     assert content[body_offset:] == b"this is body\n\nmore\n"
+
+
+def test_header_address_token_limit_discards_the_excess():
+    from pfx.cleanup.writer import within_token_limit
+    value = "a@x.test, b@x.test, c@x.test"  # 17 tokens: a @ x . test , b @ ...
+    assert within_token_limit(value, 17) == value
+    assert within_token_limit(value, 12) == "a@x.test, b@x.test"
+    assert within_token_limit(value, 5) == "a@x.test"
