@@ -146,5 +146,6 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         policy_timeout=float(get("smtpd_policy_service_timeout")),
         tempfail_actions={"address": text("unknown_address_tempfail_action").strip(),
                           "helo": text("unknown_helo_hostname_tempfail_action").strip()},
-        sasl=sasl_settings(settings, _client_list(settings, "smtpd_sasl_exceptions_networks", True, tables)),
+        sasl=sasl_settings(settings, _client_list(settings, "smtpd_sasl_exceptions_networks", True, tables),
+                           _client_list(settings, "smtpd_client_event_limit_exceptions", True, tables)),
     )

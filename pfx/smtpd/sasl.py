@@ -84,13 +84,14 @@ class SaslSettings:
     tls_auth_only: bool = False
     authenticated_header: bool = False
     local_domain: str = ""
-    exceptions: AddressList = AddressList([])
+    exceptions: AddressList = AddressList([])  # smtpd_sasl_exceptions_networks
+    rate_exceptions: AddressList = AddressList([])  # smtpd_client_event_limit_exceptions
     broken_clients: bool = False
     rate_limit: int = 0
     login_maps: str = ""
 
 
-def sasl_settings(settings, exceptions: AddressList) -> SaslSettings:
+def sasl_settings(settings, exceptions: AddressList, rate_exceptions: AddressList) -> SaslSettings:
     get, text = settings.get, settings.get_str
     kind = text("smtpd_sasl_type").strip().lower()
     enabled = bool(get("smtpd_sasl_auth_enable"))
@@ -106,7 +107,7 @@ def sasl_settings(settings, exceptions: AddressList) -> SaslSettings:
         tls_auth_only=bool(get("smtpd_tls_auth_only")),
         authenticated_header=bool(get("smtpd_sasl_authenticated_header")),
         local_domain=text("smtpd_sasl_local_domain").strip(),
-        exceptions=exceptions, broken_clients=bool(get("broken_sasl_auth_clients")),
+        exceptions=exceptions, rate_exceptions=rate_exceptions, broken_clients=bool(get("broken_sasl_auth_clients")),
         rate_limit=get("smtpd_client_auth_rate_limit"),
         login_maps=text("smtpd_sender_login_maps").strip())
 
@@ -176,7 +177,7 @@ class AuthDialogue:
 
     def begin(self, event, tls: bool):
         s = self.settings
-        if self.rate is not None and s.rate_limit and not s.exceptions.match(self.client_addr):
+        if self.rate is not None and s.rate_limit and not s.rate_exceptions.match(self.client_addr):
             count = self.rate(self.client_addr)
             if count > s.rate_limit:
                 self.log.warning(f"AUTH command rate limit exceeded: {count} from {self._namaddr()} "

@@ -436,7 +436,7 @@ class Session:
         self.check.input_pending = self.conn.input_pending
         self.check.rcpt_count = len(self.recipients)
         self.check.sasl_authenticated = self.conn.authenticated
-        self.check.sasl_username = self.sasl_username
+        self.check.sasl_username, self.check.sasl_method = self.sasl_username, self.sasl_method
         if not stages:
             return defer.succeed(None)
         d = evaluate(self.check, stages)
