@@ -161,6 +161,8 @@ class Session:
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
+        if self.sasl is not None:
+            self.sasl.abort()  # an AUTH still waiting for its backend
         if not self.conn.closed and not self.timed_out:
             self.log.info(f"lost connection after {self.where} from {self.namaddr}")
         self.log.info(f"disconnect from {self.namaddr} {self.conn.disconnect_summary()}")

@@ -226,3 +226,40 @@ def test_login_mismatch_variants(users, tmp_path, restriction, unlisted_after_au
     h.ask("EHLO c.example")
     h.ask(f"AUTH PLAIN {b64(chr(0) + 'bob' + chr(0) + 'bobpw')}")
     assert h.ask("MAIL FROM:<unlisted@example.test>")[0][:3] == unlisted_after_auth
+
+
+class Recording(Down):
+    def __init__(self):
+        self.calls, self.aborted = [], False
+
+    def exchange(self, mech, **kw):
+        self.calls.append(kw)
+        return self
+
+    def first(self, initial):
+        self.pending = defer.Deferred()
+        return self.pending
+
+    def abort(self):
+        self.aborted = True
+
+
+def test_dovecot_gets_lip_rip_secured_and_a_lost_client_aborts(users):
+    backend = Recording()
+    h = harness(users, tls=True, backend=backend)
+    h.session.sasl.local_addr = "10.0.0.1"
+    h.ask("EHLO c.example")
+    h.say("AUTH PLAIN =\r\n")
+    assert backend.calls == [{"lip": "10.0.0.1", "rip": "127.0.0.1", "secured": True}]
+    h.close()
+    assert backend.aborted
+
+
+def test_policy_request_names_the_login():
+    from pfx.smtpd.checks import CheckState
+    from pfx.smtpd.policy import request_attributes
+    from tests.unit.smtpd.smtpd_helpers import make_config
+    state = CheckState(make_config(), "c.example", "192.0.2.1", sasl_authenticated=True, sasl_username="bob",
+                       sasl_method="LOGIN")
+    attrs_ = request_attributes(state)
+    assert (attrs_["sasl_method"], attrs_["sasl_username"]) == ("LOGIN", "bob")
