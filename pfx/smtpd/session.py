@@ -9,6 +9,9 @@ Parameters read (through SmtpdConfig): smtpd_banner, myhostname, mail_name,
 message_size_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
 smtputf8_enable, smtpd_delay_reject, smtpd_tls_loglevel, smtpd_tls_received_header
 and the smtpd_*_restrictions lists (what those read is in checks.py's families).
+AUTH is delegated to pfx.smtpd.sasl.AuthDialogue (``sasl``; None without SASL): it
+decides the EHLO mechanisms and the AUTH replies; this module logs and records the
+login (client= line, Received ESMTPA, the envelope's Client).
 """
 
 import time
@@ -280,6 +283,9 @@ class Session:
             return QUEUE_WRITE_ERROR
         self.queue_id = str(self.writer.queue_id)
         sasl = f", sasl_method={self.sasl_method}, sasl_username={self.sasl_username}" if self.sasl_username else ""
+        auth = self.mail_params.auth if self.mail_params is not None else None
+        if auth and auth != "<>":  # MAIL FROM AUTH=, as Postfix logs it
+            sasl += f", sasl_sender={R.printable(auth, 255)}"
         self.log.info(f"{self.queue_id}: client={self.namaddr}{sasl}")
         self.writer.write(self.received_header().encode("utf-8", "surrogateescape"))
         return None

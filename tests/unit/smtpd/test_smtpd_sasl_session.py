@@ -109,7 +109,8 @@ def test_bad_password_and_abort_and_bad_base64(users):
     assert "wrong" not in h.log.text()
     assert h.ask("AUTH LOGIN") == ["334 VXNlcm5hbWU6"]
     assert h.ask("*") == ["501 5.7.0 Authentication aborted"]
-    assert h.ask("AUTH PLAIN !!!") == ["535 5.7.8 Error: authentication failed: Invalid base64 data in initial response"]
+    assert h.ask("AUTH PLAIN !!!") == \
+        ["535 5.7.8 Error: authentication failed: Invalid base64 data in initial response"]
     assert h.ask("AUTH CRAM-MD5") == ["535 5.7.8 Error: authentication failed: Invalid authentication mechanism"]
     assert h.conn.error_count == 4
 
@@ -187,6 +188,12 @@ def test_relay_after_auth_log_envelope_and_received(users):
     assert h.ask("DATA")[0].startswith("354")
     h.ask("Subject: x\r\n\r\nhi\r\n.")
     assert "4QID1: client=client.example.org[127.0.0.1], sasl_method=PLAIN, sasl_username=bob" in h.log.lines
+    h.ask("MAIL FROM:<bob@example.test> AUTH=bob+2Bx@example.test")
+    h.ask("RCPT TO:<x@elsewhere.example>")
+    h.ask("DATA")
+    h.ask("Subject: y\r\n\r\nhi\r\n.")
+    assert "4QID2: client=client.example.org[127.0.0.1], sasl_method=PLAIN, sasl_username=bob, " \
+           "sasl_sender=bob+x@example.test" in h.log.lines
     w = h.submitter.writers[0]
     assert (w.envelope.client.sasl_method, w.envelope.client.sasl_username) == ("PLAIN", "bob")
     assert w.envelope.client.protocol == "ESMTPA"
