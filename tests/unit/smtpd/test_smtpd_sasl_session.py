@@ -270,3 +270,16 @@ def test_policy_request_names_the_login():
                        sasl_method="LOGIN")
     attrs_ = request_attributes(state)
     assert (attrs_["sasl_method"], attrs_["sasl_username"]) == ("LOGIN", "bob")
+
+
+def test_configuration_errors():
+    from pfx.errors import ConfigError
+    from tests.unit.smtpd.smtpd_helpers import make_config
+    with pytest.raises(ConfigError) as e:
+        make_config(smtpd_sasl_auth_enable="yes", smtpd_sasl_type="cyrus")
+    assert e.value.param == "smtpd_sasl_type"
+    with pytest.raises(ConfigError) as e:
+        make_config(smtpd_sasl_security_options="noanonymous, nosuch")
+    assert e.value.param == "smtpd_sasl_security_options"
+    c = make_config(smtpd_sasl_auth_enable="yes", smtpd_sasl_security_options="noplaintext")
+    assert c.sasl.tls_options == frozenset({"noplaintext"}) and c.server.sasl_enabled
