@@ -19,7 +19,7 @@ TOOLS = {
     "postconf": "postconf", "postmap": "postmap", "postalias": "postalias",
     "newaliases": "postalias:newaliases_main", "postqueue": "postqueue", "mailq": "mailq",
     "postsuper": "postsuper", "postcat": "postcat", "sendmail": "sendmail",
-    "postdrop": "postdrop", "resolve": "resolve",
+    "postdrop": "postdrop", "resolve": "resolve", "saslpasswd": "saslpasswd",
 }
 CONTROL = ("start", "stop", "reload", "status", "check", "start-fg")
 PROG = "pfx/pfx-script"

@@ -55,6 +55,8 @@ class CheckState:
     stage: str = "client"
     input_pending: bool = False  # unread client input at the time of the command
     sasl_authenticated: bool = False
+    sasl_username: str = ""
+    sasl_method: str = ""
     tables: object = None  # opens "type:name" lists, or None when no tables are installed
     notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
     run_list: object = None  # the running evaluation's list runner, for nested lists

@@ -8,6 +8,7 @@ from pfx.smtp.dotstuff import MODES
 from pfx.smtp.ehlo import discard_set
 from pfx.smtpd.netmatch import AddressList
 from pfx.smtpd.resolving import make_resolve_settings, param_reader
+from pfx.smtpd.sasl import SaslSettings, sasl_settings
 
 RESTRICTION_STAGES = ("client", "helo", "sender", "relay", "recipient", "data", "end_of_data")
 TLS_LEVELS = ("", "none", "may", "encrypt")
@@ -47,6 +48,7 @@ class SmtpdConfig:
     policy_default_action: str = "451 4.3.5 Server configuration problem"
     policy_timeout: float = 100.0
     tempfail_actions: dict = attrs.field(factory=dict)  # "address" / "helo" -> defer_if_permit | defer | dunno
+    sasl: SaslSettings = SaslSettings()
 
     def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
         """The machine's config for one client: bare-LF exclusions and TLS availability."""
@@ -107,7 +109,8 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         smtputf8_enable=get("smtputf8_enable"),
         soft_bounce=get("soft_bounce"),
         smtpd_forbid_unauth_pipelining=get("smtpd_forbid_unauth_pipelining"),
-        sasl_enabled=False,  # SASL is not there yet (smtpd_sasl_auth_enable is declared)
+        sasl_enabled=get("smtpd_sasl_auth_enable"),
+        smtpd_sasl_response_limit=get("smtpd_sasl_response_limit"),
     )
     stages = {s: settings.get_list(f"smtpd_{s}_restrictions") for s in RESTRICTION_STAGES}
     classes = {name: settings.get_list(name) for name in settings.get_list("smtpd_restriction_classes")}
@@ -143,4 +146,6 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         policy_timeout=float(get("smtpd_policy_service_timeout")),
         tempfail_actions={"address": text("unknown_address_tempfail_action").strip(),
                           "helo": text("unknown_helo_hostname_tempfail_action").strip()},
+        sasl=sasl_settings(settings, _client_list(settings, "smtpd_sasl_exceptions_networks", True, tables),
+                           _client_list(settings, "smtpd_client_event_limit_exceptions", True, tables)),
     )

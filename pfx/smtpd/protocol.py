@@ -35,6 +35,9 @@ class SMTPServerProtocol(Protocol):
 
     def connectionMade(self):
         self._waiting = True  # nothing the client sends is answered before the greeting
+        local = getattr(self.transport.getHost(), "host", "")
+        if local and getattr(self._session, "sasl", None) is not None:
+            self._session.sasl.local_addr = local  # Dovecot's lip=
         self._idle = self._clock.callLater(self._idle_timeout, self._timed_out)
         d = defer.maybeDeferred(self._session.greeting)
         d.addCallback(self._greet)

@@ -17,7 +17,7 @@ def mail_date(when: float) -> str:
 
 
 def received_header(*, helo, name, addr, myhostname, mail_name, protocol, queue_id, recipient, when,
-                    tls_info=None) -> str:
+                    tls_info=None, auth_user="") -> str:
     """``Received: from HELO (NAME [ADDR])\\n\\tby HOST (pfx) with ESMTP id QID\\n\\tfor <rcpt>; DATE\\n``.
 
     ``recipient`` is the one recipient's address as the client wrote it, or None when
@@ -28,6 +28,8 @@ def received_header(*, helo, name, addr, myhostname, mail_name, protocol, queue_
     head = f"Received: from {helo or name} ({name} [{shown}])\n"
     if tls_info:
         head += f"\t(using {tls_info})\n\t(No client certificate requested)\n"
+    if auth_user:  # smtpd_sasl_authenticated_header
+        head += f"\t(Authenticated sender: {auth_user})\n"
     head += f"\tby {myhostname} ({mail_name}) with {protocol} id {queue_id}"
     if recipient is not None:
         return f"{head}\n\tfor <{recipient}>; {mail_date(when)}\n"

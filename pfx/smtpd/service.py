@@ -17,6 +17,7 @@ pfx.smtpd.params through pfx.smtpd.config.
 
 import collections
 import ipaddress
+import os
 import re
 import socket
 import sys
@@ -36,6 +37,9 @@ from pfx.smtpd.checks import validate
 from pfx.smtpd.policy import encode_request, parse_response
 from pfx.smtpd.config import from_settings
 from pfx.smtpd.protocol import SMTPServerProtocol
+from pfx.smtpd.sasl import AuthDialogue, RateCounter
+from pfx.smtpd.sasl_dovecot import DovecotAuthConnection, DovecotBackend
+from pfx.smtpd.sasl_pfx import PfxBackend
 from pfx.smtpd.session import Session
 
 
@@ -232,12 +236,43 @@ def policy_client(reactor, timeout):
     return query
 
 
+SASL_TIMEOUT = 60.0  # Dovecot delays failures (0.5 s and up, 15 s when guessing goes on)
+
+
+def sasl_backend(settings, config, reactor, clock, tables, run_blocking=None):
+    """smtpd_sasl_type + smtpd_sasl_path -> a backend (see pfx.smtpd.sasl), or None."""
+    s = config.sasl
+    if not s.enabled:
+        return None
+    if s.type == "pfx":
+        if ":" not in s.path or tables is None:
+            raise _error(settings, "smtpd_sasl_path",
+                         "with smtpd_sasl_type = pfx, smtpd_sasl_path names a lookup table (type:name)")
+        return PfxBackend(tables.open_list(s.path), s.local_domain, run_blocking)
+    if s.path.startswith("inet:"):
+        host, _, port = s.path[5:].rpartition(":")
+        if not port.isdigit():
+            raise _error(settings, "smtpd_sasl_path", f"bad inet address: {s.path}")
+        endpoint = endpoints.HostnameEndpoint(reactor, host.strip("[]"), int(port), timeout=SASL_TIMEOUT)
+    else:
+        path = s.path.removeprefix("unix:")
+        if not os.path.isabs(path):  # as in Postfix: relative to the queue directory
+            path = os.path.join(settings.get_str("queue_directory"), path)
+        endpoint = endpoints.UNIXClientEndpoint(reactor, path, timeout=SASL_TIMEOUT)
+
+    def connect():
+        return endpoints.connectProtocol(endpoint, DovecotAuthConnection(os.getpid()))
+    return DovecotBackend(connect, SASL_TIMEOUT, clock, service=s.service)
+
+
 class SmtpdFactory(protocol.Factory):
     """Builds one protocol + session per connection; counts connections per client and in all."""
 
     def __init__(self, config, context, log, tls, wrapped, maxproc, tables=None, name_lookup=None,
-                 service_name="smtp"):
+                 service_name="smtp", sasl=None):
         self.config, self.context, self.log = config, context, log
+        self.sasl = sasl  # a SASL backend, or None
+        self.auth_rate = RateCounter(context.runtime.clock, config.rate_time_unit)
         self.service_name = service_name
         self.policy = policy_client(context.runtime.reactor, config.policy_timeout)
         self.recent = collections.defaultdict(collections.deque)  # ip -> connect times (anvil's rate)
@@ -262,6 +297,9 @@ class SmtpdFactory(protocol.Factory):
                           lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over,
                           name_lookup=self.name_lookup, resolver=self.context.runtime.resolver,
                           policy=self.policy)
+        if self.sasl is not None:
+            session.sasl = AuthDialogue(self.config.sasl, self.sasl, self.log, host, lambda: session.namaddr,
+                                        rate=self.auth_rate.hit)
         proto = SMTPServerProtocol(conn, session, self.clock, self.config.timeout, self.tls,
                                    on_close=lambda: self._release(host))
         proto.factory = self
@@ -394,7 +432,8 @@ def make_service(entry, context):
     lookup = None
     if settings.get("smtpd_peername_lookup") and run_blocking is not None:
         lookup = lambda addr: run_blocking(verified_name, addr)  # noqa: E731
-    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables, lookup, entry.service)
+    backend = sasl_backend(settings, config, context.runtime.reactor, context.runtime.clock, tables, run_blocking)
+    factory = SmtpdFactory(config, context, log, tls, wrapped, maxproc, tables, lookup, entry.service, backend)
     outer = TLSMemoryBIOFactory(tls, False, factory) if wrapped else factory
     reactor = context.runtime.reactor
     eps = [_endpoint(reactor, host, port) for host, port in listen_addresses(entry.service, settings)]

@@ -9,6 +9,9 @@ Parameters read (through SmtpdConfig): smtpd_banner, myhostname, mail_name,
 message_size_limit, disable_vrfy_command, smtpd_discard_ehlo_keywords,
 smtputf8_enable, smtpd_delay_reject, smtpd_tls_loglevel, smtpd_tls_received_header
 and the smtpd_*_restrictions lists (what those read is in checks.py's families).
+AUTH is delegated to pfx.smtpd.sasl.AuthDialogue (``sasl``; None without SASL): it
+decides the EHLO mechanisms and the AUTH replies; this module logs and records the
+login (client= line, Received ESMTPA, the envelope's Client).
 """
 
 import time
@@ -23,7 +26,7 @@ from pfx.smtp.ehlo import ehlo_reply
 from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, DataChunk, DataRejected, Ehlo,
                              EndOfChunk, EndOfData, Etrn, Helo, MailFrom, Noop, Quit, RcptTo, Reject, Rset,
                              StartTLS, Vrfy)
-from pfx.smtpd import access, dnschecks, policy, restrictions  # noqa: F401  (they register the restrictions)
+from pfx.smtpd import access, dnschecks, policy, restrictions, sasl_login  # noqa: F401  (they register restrictions)
 from pfx.smtpd import addr
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 from pfx.smtpd.footer import apply_footer
@@ -44,7 +47,7 @@ class Session:
     """Turns the machine's events into replies for one connection; see handle()."""
 
     def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
-                 over_limit=False, name_lookup=None, resolver=None, policy=None):
+                 over_limit=False, name_lookup=None, resolver=None, policy=None, sasl=None):
         self.conn = conn
         self.config = config
         self.client = client
@@ -60,6 +63,7 @@ class Session:
         self.tls_info = None  # "TLSv1.3 with cipher X (256/256 bits)" once TLS is up
         self.writer = None
         self._where = None  # overrides conn.where after the body: END-OF-MESSAGE
+        self.sasl = sasl  # pfx.smtpd.sasl.AuthDialogue, or None without smtpd_sasl_auth_enable
         self._reset()
 
     # -- identity ---------------------------------------------------------------
@@ -74,7 +78,16 @@ class Session:
 
     def protocol_name(self) -> str:
         proto = "ESMTP" if self.check.esmtp else "SMTP"
-        return proto + ("S" if self.conn.tls_active else "")  # RFC 3848, as Postfix writes it
+        # RFC 3848, as Postfix writes it: ESMTP, ESMTPS, ESMTPA, ESMTPSA
+        return proto + ("S" if self.conn.tls_active else "") + ("A" if self.sasl_username else "")
+
+    @property
+    def sasl_method(self) -> str:
+        return self.sasl.method if self.sasl is not None and self.conn.authenticated else ""
+
+    @property
+    def sasl_username(self) -> str:
+        return self.sasl.username if self.sasl is not None and self.conn.authenticated else ""
 
     # -- the transaction --------------------------------------------------------
 
@@ -126,6 +139,8 @@ class Session:
         """STARTTLS succeeded: forget HELO and the transaction, as the machine did."""
         self._reset()
         self.check.helo, self.check.esmtp = None, False
+        if self.sasl is not None:
+            self.sasl.reset()
 
     def tls_established(self, info):
         """TLS is up: ``info`` is (protocol, cipher, bits) or None when unknown."""
@@ -149,6 +164,8 @@ class Session:
         if self.writer is not None:
             self.writer.abort()
             self.writer = None
+        if self.sasl is not None:
+            self.sasl.abort()  # an AUTH still waiting for its backend
         if not self.conn.closed and not self.timed_out:
             self.log.info(f"lost connection after {self.where} from {self.namaddr}")
         self.log.info(f"disconnect from {self.namaddr} {self.conn.disconnect_summary()}")
@@ -182,11 +199,17 @@ class Session:
         self._reset()
         self.check.helo = R.printable(event.hostname, 255)  # it reaches logs and the Received header
         self.check.esmtp = isinstance(event, Ehlo)
+        if isinstance(event, Ehlo) and self.sasl is not None:
+            return self.sasl.offered(self.conn.tls_active).addCallback(self._ehlo_ok, event)
+        return self._ehlo_ok([], event)
+
+    def _ehlo_ok(self, mechanisms, event):
         if isinstance(event, Ehlo):
             c = self.config
             ok = ehlo_reply(c.myhostname, message_size_limit=c.server.message_size_limit,
                             vrfy=not c.server.disable_vrfy_command,
                             starttls=self.conn.config.tls_available and not self.conn.tls_active,
+                            auth_mechanisms=mechanisms, broken_auth_clients=c.sasl.broken_clients,
                             smtputf8=c.server.smtputf8_enable, discard=c.server.smtpd_discard_ehlo_keywords)
         else:
             ok = Reply(250, None, self.config.myhostname)
@@ -259,14 +282,19 @@ class Session:
             self.writer = None
             return QUEUE_WRITE_ERROR
         self.queue_id = str(self.writer.queue_id)
-        self.log.info(f"{self.queue_id}: client={self.namaddr}")
+        sasl = f", sasl_method={self.sasl_method}, sasl_username={self.sasl_username}" if self.sasl_username else ""
+        auth = self.mail_params.auth if self.mail_params is not None else None
+        if auth and auth != "<>":  # MAIL FROM AUTH=, as Postfix logs it
+            sasl += f", sasl_sender={R.printable(auth, 255)}"
+        self.log.info(f"{self.queue_id}: client={self.namaddr}{sasl}")
         self.writer.write(self.received_header().encode("utf-8", "surrogateescape"))
         return None
 
     def _envelope(self) -> Envelope:
         params = self.mail_params
         client = Client(name=self.client.name, addr=self.client.addr, port=self.client.port,
-                        helo=self.check.helo or "", protocol=self.protocol_name())
+                        helo=self.check.helo or "", protocol=self.protocol_name(),
+                        sasl_method=self.sasl_method, sasl_username=self.sasl_username)
         return Envelope(sender=self.sender or "", recipients=self.recipients, client=client,
                         envid=params.envid if params else None, ret=params.ret if params else None,
                         body_type=(params.body or "") if params else "",
@@ -278,7 +306,8 @@ class Session:
         return received_header(helo=self.check.helo, name=self.client.name, addr=self.client.addr,
                                myhostname=c.myhostname, mail_name=c.mail_name, protocol=self.protocol_name(),
                                queue_id=self.queue_id, recipient=self.first_rcpt_text if len(self.recipients) == 1
-                               else None, when=self.clock.seconds(), tls_info=tls)
+                               else None, when=self.clock.seconds(), tls_info=tls,
+                               auth_user=self.sasl_username if c.sasl.authenticated_header else "")
 
     def _chunk(self, event):
         """-> None, or the writer's Deferred when it wants us to wait (backpressure)."""
@@ -386,7 +415,11 @@ class Session:
         return R.READY_TLS if self.conn.config.tls_available else R.TLS_UNAVAILABLE
 
     def _auth(self, event):
-        return R.AUTH_NOT_ENABLED
+        if self.sasl is None:
+            return R.AUTH_NOT_ENABLED
+        if isinstance(event, AuthResponse):
+            return self.sasl.respond(event)
+        return self.sasl.begin(event, self.conn.tls_active)
 
     def _reject(self, event):
         line = machine_reject_line(event, self.namaddr, self.where, self.check.esmtp, self.check.helo)
@@ -411,6 +444,7 @@ class Session:
         self.check.input_pending = self.conn.input_pending
         self.check.rcpt_count = len(self.recipients)
         self.check.sasl_authenticated = self.conn.authenticated
+        self.check.sasl_username, self.check.sasl_method = self.sasl_username, self.sasl_method
         if not stages:
             return defer.succeed(None)
         d = evaluate(self.check, stages)

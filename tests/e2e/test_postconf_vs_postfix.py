@@ -36,6 +36,8 @@ DEVIATIONS = {
     "smtpd_forbid_bare_newline": "pfx defaults to Postfix 3.9's normalize (smuggling defence)",
     "alias_maps": "pfx has no nis: table type; Debian's Postfix adds nis:mail.aliases",
     "local_recipient_maps": "follows alias_maps, above",
+    "smtpd_sasl_type": "pfx has no Cyrus SASL: dovecot (or its built-in pfx), docs/sasl.md",
+    "smtpd_sasl_path": "follows smtpd_sasl_type: Dovecot's usual socket, private/auth",
 }
 
 #: Parameters pfx declares that Postfix does not have (Postfix warns "unknown parameter").
