@@ -1,1 +1,0 @@
-"""An example third-party pfx delivery agent (copy it to start your own)."""
