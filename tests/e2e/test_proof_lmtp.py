@@ -4,13 +4,14 @@ read back over IMAP; per-recipient results; Dovecot down -> deferred -> flushed.
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import pfx_command, pfx_env
 from tests.support.peers.common import LOOPBACK, kill_group, start_group, wait_banner
 from tests.support.peers.dovecot import DOVECOT, strip_trace
-from tests.support.proofs import start_pfx, submit, wait_for, wait_for_count
+from tests.support.proofs import SharedDir, start_pfx, submit, wait_for, wait_for_count
 
 pytestmark = pytest.mark.e2e
 
@@ -143,3 +144,39 @@ def test_dovecot_down_defers_then_flush_delivers(config_dir, run_twistd, dovecot
     [served] = dovecot.fetch_all("alice@example.test")
     check_served(served, qid, "alice@example.test", sent)
     assert not any(p.is_file() for p in deferred.rglob("*"))
+
+
+def test_relayhost_to_smtp_sink_byte_exact(config_dir, run_twistd, make_smtp_sink):
+    """The sending side through the whole pipeline: smtpd -> cleanup -> qmgr -> smtp ->
+    smtp-sink as ``relayhost = [127.0.0.1]:PORT``, the message dumped by smtp-sink."""
+    dump = SharedDir()
+    try:
+        out = dump.sub("dump", 0o1777)
+        sink = make_smtp_sink("-d", f"{out}/%M.")
+        _, port = start_pfx(config_dir, run_twistd,
+                            f"relayhost = [127.0.0.1]:{sink.port}\n"
+                            "smtp_dns_support_level = disabled\n")
+        sent = message("relayed", BODY)
+        qid = submit(port, SENDER, ["one@remote.example", "two@remote.example"], sent)
+        config_dir.wait_for_log(f"{qid}: removed")
+        log = config_dir.log_text()
+        for rcpt in ("one@remote.example", "two@remote.example"):
+            assert re.search(rf"pfx/smtp\[\d+\]: {qid}: to=<{rcpt}>, relay=127\.0\.0\.1"
+                             rf"\[127\.0\.0\.1\]:{sink.port}, .*dsn=2\.0\.0, status=sent "
+                             r"\(250 2\.0\.0 Ok", log), log
+        files = wait_for(lambda: [p for p in Path(out).iterdir() if p.is_file()],
+                         what="smtp-sink's dump")
+        assert len(files) == 1                       # one transaction, two RCPTs
+        dumped = files[0].read_bytes()                # smtp-sink writes LF line ends
+        lines = dumped.split(b"\n")
+        assert lines[3:6] == [b"X-Mail-Args: <sender@client.example.org>",
+                              b"X-Rcpt-Args: <one@remote.example>",
+                              b"X-Rcpt-Args: <two@remote.example>"]
+        ours = dumped.index(b"Received: from client.example.org (localhost [127.0.0.1])\n"
+                            b"\tby mx.example.test (pfx) with ESMTP id " + qid.encode() + b";\n")
+        after = dumped[ours:].split(b"\n", 3)[3]       # past pfx's three Received lines
+        # dot-stuffed on the wire, unstuffed by smtp-sink: the client's bytes exactly (the
+        # dump ends every message with one empty line of its own)
+        assert after == sent.replace(b"\r\n", b"\n") + b"\n", after[-200:]
+    finally:
+        dump.cleanup()
