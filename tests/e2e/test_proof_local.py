@@ -310,7 +310,7 @@ def _dovecot_style_reader(path, stop, snapshots, errors):
                 data = b""
                 while chunk := os.read(fd, 1 << 20):
                     data += chunk
-                time.sleep(0.005)  # hold it a little, as a reader does
+                time.sleep(0.002)  # hold it a little, as a reader does
                 fcntl.lockf(fd, fcntl.LOCK_UN)
             finally:
                 os.unlink(lock)
@@ -319,21 +319,33 @@ def _dovecot_style_reader(path, stop, snapshots, errors):
         snapshots.append(len(data))
         if data and not (data.startswith(b"From ") and data.endswith(b"-- END --\n\n")):
             errors.append(f"torn mbox at {len(data)} bytes: ...{data[-200:]!r}")
-        time.sleep(0.1)  # pfx polls a held dot lock once a second (deliver_lock_delay)
+        # often enough to look into a delivery in progress, seldom enough not to starve
+        # pfx, which tries a held dot lock once a second (deliver_lock_delay)
+        time.sleep(0.02)
+
+
+LINES = 4000
 
 
 def test_parallel_deliveries_to_one_mbox_never_interleave(config_dir, run_twistd, shared):
     spool = shared.sub("mail", 0o1777)
-    _, port = start_pfx(config_dir, run_twistd, local_main(spool))
+    # Postfix's default lets 2 deliveries to one local recipient run at once; 8 make
+    # the helpers (one process each) really contend for the mailbox locks
+    _, port = start_pfx(config_dir, run_twistd, local_main(
+        spool, "local_destination_concurrency_limit = 8\n"))
     box = os.path.join(spool, "nobody")
+    # (checked: with mailbox_delivery_lock = flock, which this reader does not take, it
+    # sees a half-written message every time)
     n = 24
+    # ~320 KB a message: more than one 64 KB write each, so only the locks keep the
+    # writers (and the reader) apart, not the atomicity of one O_APPEND write
     stop, snapshots, errors = threading.Event(), [], []
     reader = threading.Thread(target=_dovecot_style_reader, args=(box, stop, snapshots, errors))
     reader.start()
     try:
         def one(i):
             lines = b"".join(b"message %02d line %04d " % (i, j) + b"x" * 60 + b"\r\n"
-                             for j in range(400))
+                             for j in range(LINES))
             return submit(port, SENDER, [f"nobody@{HOST}"],
                           message(f"parallel {i:02d}", lines + b"-- END --\r\n", f"p{i}"))
         with ThreadPoolExecutor(max_workers=n) as pool:
@@ -350,7 +362,7 @@ def test_parallel_deliveries_to_one_mbox_never_interleave(config_dir, run_twistd
     for m in msgs:
         i = int(m["Subject"].split()[1])
         expected = b"".join(b"message %02d line %04d " % (i, j) + b"x" * 60 + b"\n"
-                            for j in range(400)) + b"-- END --\n"
+                            for j in range(LINES)) + b"-- END --\n"
         assert m.get_payload().encode() == expected
     assert len(set(qids)) == n
     assert not os.path.exists(box + ".lock")
