@@ -12,6 +12,7 @@ import mailbox
 import os
 import pwd
 import re
+import smtplib
 import socket
 import subprocess
 import threading
@@ -189,6 +190,14 @@ def test_aliases_users_file_command_include(config_dir, run_twistd, shared):
         spool, f"alias_maps = hash:{aliases}\n"))
     rcpts = [f"{a}@{HOST}" for a in ("team", "tofile", "tocmd", "inc", "nested")]
     qid = submit(port, SENDER, rcpts, message("aliases", BODY, "al-1"))
+    # local_recipient_maps (passwd + alias_maps) agrees with local(8): aliases were
+    # accepted above, a name in neither is refused at RCPT
+    with smtplib.SMTP("127.0.0.1", port, timeout=30) as s:
+        s.ehlo()
+        s.mail(SENDER)
+        code, text = s.rcpt(f"ghost@{HOST}")
+    assert (code, text) == (550, f"5.1.1 <ghost@{HOST}>: Recipient address rejected: "
+                                 "User unknown in local recipient table".encode())
     config_dir.wait_for_log(f"{qid}: removed")
     log = config_dir.log_text()
     for r in rcpts:
