@@ -95,6 +95,7 @@ class RecipientStatus:
     text: str = ""
     relay: str = "none"
     remote_reply: str | None = None  # the peer's own words, for Diagnostic-Code
+    conn_use: int = 0  # the how-manyth delivery over a reused connection (logged when > 1)
 
     def __attrs_post_init__(self):
         if self.dsn.klass != _ACTION_CLASS[self.action]:

@@ -52,14 +52,17 @@ def delays(stamps: Stamps, now: float, resolution: int = 2) -> tuple[str, str]:
 
 
 def recipient_line(queue_id, address, orig, relay, stamps, now, dsn, action, text,
-                   resolution=2) -> str:
-    """``QID: to=<r>, orig_to=<o>, relay=R, delay=D, delays=a/b/c/d, dsn=X, status=S (T)``."""
+                   resolution=2, conn_use=0) -> str:
+    """``QID: to=<r>, orig_to=<o>, relay=R, [conn_use=N, ]delay=D, delays=a/b/c/d, dsn=X,
+    status=S (T)``; conn_use only for a reused connection, as Postfix logs it."""
     line = f"{queue_id}: to=<{address}>"
     if orig and orig.lower() != address.lower():
         line += f", orig_to=<{orig}>"
+    line += f", relay={relay}"
+    if conn_use > 1:
+        line += f", conn_use={conn_use}"
     total, parts = delays(stamps, now, resolution)
-    return (f"{line}, relay={relay}, delay={total}, delays={parts}, dsn={dsn}, "
-            f"status={action} ({text})")
+    return f"{line}, delay={total}, delays={parts}, dsn={dsn}, status={action} ({text})"
 
 
 def active_line(queue_id, sender, size, nrcpt) -> str:

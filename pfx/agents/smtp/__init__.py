@@ -13,6 +13,6 @@ Where pfx differs from Postfix, on purpose:
   - A ``may`` session whose TLS handshake fails is retried once in plaintext on a new
     connection (Postfix does the same); never on the connection that failed.
   - smtp_bind_address, XFORWARD, BDAT and header/body checks on
-    output are not implemented; the statuses carry no conn_use= or delays= (they are
-    not fields of RecipientStatus).
+    output are not implemented. Statuses carry conn_use (qmgr logs ``conn_use=N`` for a
+    reused connection); delays= is qmgr's, whose c (connection set-up) part is always 0.
 """

@@ -31,6 +31,16 @@ def test_recipient_line_shape():
                     "delays=2.5/0.5/0/1.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)")
 
 
+def test_recipient_line_names_a_reused_connection():
+    stamps = logline.Stamps(arrival=100.0, active=102.5, handoff=103.0)
+    line = logline.recipient_line("QID", "u@example.com", "", "mx[1.2.3.4]:25", stamps, 104.2,
+                                  Dsn("2.0.0"), "sent", "250 2.0.0 Ok", conn_use=3)
+    assert ", relay=mx[1.2.3.4]:25, conn_use=3, delay=4.2, " in line
+    first = logline.recipient_line("QID", "u@example.com", "", "mx[1.2.3.4]:25", stamps, 104.2,
+                                   Dsn("2.0.0"), "sent", "250 2.0.0 Ok", conn_use=1)
+    assert "conn_use" not in first
+
+
 def test_notice_and_queue_lines():
     assert logline.active_line("Q", "", 10, 2) == "Q: from=<>, size=10, nrcpt=2 (queue active)"
     assert logline.expired_line("Q", "s@x") == "Q: from=<s@x>, status=expired, returned to sender"

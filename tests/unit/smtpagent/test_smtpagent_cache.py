@@ -11,6 +11,7 @@ def test_second_delivery_reuses_the_connection_with_rset():
     first = result_of(agent.deliver(request("a@example.com"))).statuses[0]
     second = result_of(agent.deliver(request("b@example.com"))).statuses[0]
     assert (first.action, second.action) == ("sent", "sent")
+    assert (first.conn_use, second.conn_use) == (1, 2)  # logged by qmgr as conn_use=2
     assert len(net.attempts) == 1
     assert server.lines.count("EHLO client.example") == 1 and "RSET" in server.lines
     assert "QUIT" not in server.lines
