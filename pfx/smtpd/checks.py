@@ -57,6 +57,7 @@ class CheckState:
     sasl_authenticated: bool = False
     sasl_username: str = ""
     sasl_method: str = ""
+    sasl_sender: str = ""  # MAIL FROM AUTH= (for policy servers)
     tables: object = None  # opens "type:name" lists, or None when no tables are installed
     notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
     run_list: object = None  # the running evaluation's list runner, for nested lists

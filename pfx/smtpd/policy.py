@@ -27,7 +27,7 @@ def request_attributes(state) -> dict:
         "client_name": state.client_name,
         "reverse_client_name": state.client_name,
         "instance": state.instance,
-        "sasl_method": state.sasl_method, "sasl_username": state.sasl_username, "sasl_sender": "",
+        "sasl_method": state.sasl_method, "sasl_username": state.sasl_username, "sasl_sender": state.sasl_sender,
         "size": "0", "ccert_subject": "", "ccert_issuer": "", "ccert_fingerprint": "",
         "encryption_protocol": "", "encryption_cipher": "", "encryption_keysize": "0",
         "etrn_domain": "", "stress": "", "server_address": "", "server_port": "",

@@ -227,6 +227,8 @@ class Session:
         self.sender = addr.internal(address) if address else ""
         self.mail_params = event.params
         self.check.sender = self.sender
+        auth = getattr(event.params, "auth", None)
+        self.check.sasl_sender = auth if auth and auth != "<>" else ""
         self._transactions += 1
         self.check.instance = f"{id(self) & 0xffffff:x}.{self._transactions}"
         if self.config.delay_reject:

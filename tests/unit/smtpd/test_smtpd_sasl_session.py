@@ -267,9 +267,10 @@ def test_policy_request_names_the_login():
     from pfx.smtpd.policy import request_attributes
     from tests.unit.smtpd.smtpd_helpers import make_config
     state = CheckState(make_config(), "c.example", "192.0.2.1", sasl_authenticated=True, sasl_username="bob",
-                       sasl_method="LOGIN")
+                       sasl_method="LOGIN", sasl_sender="alice@example.test")
     attrs_ = request_attributes(state)
     assert (attrs_["sasl_method"], attrs_["sasl_username"]) == ("LOGIN", "bob")
+    assert attrs_["sasl_sender"] == "alice@example.test"
 
 
 def test_configuration_errors():
