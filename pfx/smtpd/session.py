@@ -28,6 +28,7 @@ from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, D
                              StartTLS, Vrfy)
 from pfx.smtpd import access, dnschecks, policy, restrictions, sasl_login  # noqa: F401  (they register restrictions)
 from pfx.smtpd import addr
+from pfx.smtpd.actions import MessageActions
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 from pfx.smtpd.footer import apply_footer
 from pfx.smtpd.logtext import log_tail, machine_reject_line, reply_text
@@ -64,6 +65,7 @@ class Session:
         self.writer = None
         self._where = None  # overrides conn.where after the body: END-OF-MESSAGE
         self.sasl = sasl  # pfx.smtpd.sasl.AuthDialogue, or None without smtpd_sasl_auth_enable
+        self.actions = MessageActions()  # access(5) HOLD, DISCARD, ... PREPEND (actions.py)
         self._reset()
 
     # -- identity ---------------------------------------------------------------
@@ -98,6 +100,7 @@ class Session:
         self.sender = None
         self.mail_params = None
         self.recipients = []
+        self.actions.reset()
         self.first_rcpt_text = ""
         self.queue_id = None
         self._failed: Reply | None = None
@@ -288,6 +291,8 @@ class Session:
             sasl += f", sasl_sender={R.printable(auth, 255)}"
         self.log.info(f"{self.queue_id}: client={self.namaddr}{sasl}")
         self.writer.write(self.received_header().encode("utf-8", "surrogateescape"))
+        for header in self.actions.headers():  # access(5) PREPEND: after our Received, as Postfix does
+            self.writer.write(header.encode("utf-8", "surrogateescape") + b"\n")
         return None
 
     def _envelope(self) -> Envelope:
@@ -298,7 +303,8 @@ class Session:
         return Envelope(sender=self.sender or "", recipients=self.recipients, client=client,
                         envid=params.envid if params else None, ret=params.ret if params else None,
                         body_type=(params.body or "") if params else "",
-                        smtputf8=bool(params and params.smtputf8), arrival=self.clock.seconds())
+                        smtputf8=bool(params and params.smtputf8), arrival=self.clock.seconds(),
+                        actions=self.actions.for_envelope())
 
     def received_header(self) -> str:
         c = self.config
@@ -454,6 +460,12 @@ class Session:
                 self.log.info(f"{self.queue_id or 'NOQUEUE'}: warn: {command} from {self.namaddr}: {note}; "
                               f"{self._log_tail()}")
             del self.check.notes[:]
+            for warning in self.check.warnings:
+                self.log.warning(warning)
+            del self.check.warnings[:]
+            actions, self.check.actions[:] = list(self.check.actions), []
+            if v.reply is None:
+                self.actions.keep(command, actions, self.log, self.queue_id, self.namaddr, self._log_tail())
             for w in v.warnings:
                 self._log_reject(command, w, "reject_warning")
             if v.reply is not None:
