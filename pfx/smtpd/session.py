@@ -48,7 +48,7 @@ class Session:
     """Turns the machine's events into replies for one connection; see handle()."""
 
     def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
-                 over_limit=False, name_lookup=None, resolver=None, policy=None, sasl=None):
+                 over_limit=False, name_lookup=None, resolver=None, policy=None, sasl=None, limits=None):
         self.conn = conn
         self.config = config
         self.client = client
@@ -56,6 +56,7 @@ class Session:
         self.clock = clock
         self._submitter = submitter  # () -> IMailSubmitter; raises LookupError if none
         self.over_limit = over_limit
+        self.limits = limits  # pfx.smtpd.anvil.EventLimits (message and recipient rates), or None
         self._name_lookup = name_lookup  # addr -> Deferred[name or "unknown"] (smtpd_peername_lookup)
         self.check = CheckState(config, client.name, client.addr, tables=tables, resolver=resolver, policy=policy)
         self.access_denied: Reply | None = None
@@ -221,6 +222,8 @@ class Session:
         return self._checked("HELO" if isinstance(event, Helo) else "EHLO", ok)
 
     def _mail(self, event):
+        if self.limits and (refusal := self.limits.mail(self.client.name, self.client.addr, self.log)):
+            return refusal  # smtpd_client_message_rate_limit
         if self.access_denied is not None:
             return self._denied()
         address = event.address
@@ -244,6 +247,8 @@ class Session:
         return reply
 
     def _rcpt(self, event):
+        if self.limits and (refusal := self.limits.rcpt(self.client.name, self.client.addr, self.log)):
+            return refusal  # smtpd_client_recipient_rate_limit
         if self.access_denied is not None:
             return self._denied()
         address = event.address
@@ -290,9 +295,8 @@ class Session:
         if auth and auth != "<>":  # MAIL FROM AUTH=, as Postfix logs it
             sasl += f", sasl_sender={R.printable(auth, 255)}"
         self.log.info(f"{self.queue_id}: client={self.namaddr}{sasl}")
-        self.writer.write(self.received_header().encode("utf-8", "surrogateescape"))
-        for header in self.actions.headers():  # access(5) PREPEND: after our Received, as Postfix does
-            self.writer.write(header.encode("utf-8", "surrogateescape") + b"\n")
+        prepend = "".join(f"{header}\n" for header in self.actions.headers())  # access(5) PREPEND
+        self.writer.write((self.received_header() + prepend).encode("utf-8", "surrogateescape"))
         return None
 
     def _envelope(self) -> Envelope:
