@@ -58,6 +58,10 @@ class Envelope:
     body_type: Literal["7BIT", "8BITMIME", ""] = ""
     smtputf8: bool = False
     arrival: float = 0.0
+    # What smtpd's access(5) tables asked cleanup to do with the whole message, as
+    # (name, value) pairs: ("hold", text), ("discard", text), ("redirect", address),
+    # ("filter", "transport:destination"), ("bcc", address). Applied like header_checks.
+    actions: tuple = field(default=(), converter=tuple)
 
 
 @attrs.frozen

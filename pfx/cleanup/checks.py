@@ -72,6 +72,23 @@ class ContentChecks:
         self.redirect = None
         self.bcc = []
 
+    def apply_submitter_actions(self, actions):
+        """The envelope's ``actions`` (smtpd's access(5) HOLD, DISCARD, REDIRECT, FILTER,
+        BCC; already logged by smtpd) recorded as if a header check had asked for them."""
+        for name, value in actions:
+            if name == "hold":
+                self.hold = True
+            elif name == "discard":
+                self.discard = True
+            elif name == "redirect":
+                self.redirect = value
+            elif name == "filter":
+                self.filter = value
+            elif name == "bcc":
+                self.bcc.append(value)
+            else:
+                self._warn(f"{self.queue_id}: unknown submitter action {name!r} ignored")
+
     @property
     def active(self) -> bool:
         return any(t is not None for t in self.tables.values())

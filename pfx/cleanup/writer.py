@@ -20,7 +20,8 @@ submitter wait a round trip to the thread pool before its first byte.
 
 Address mappings (virtual aliases, canonical maps, masquerading, bcc maps: mapping.py)
 are applied to the envelope in open_message(); a map that fails soft refuses the
-message. Content checks (checks.py) decide at commit(): REJECT fails it with the
+message. Content checks (checks.py), and the envelope's ``actions`` (smtpd's access(5)
+HOLD, DISCARD, REDIRECT, FILTER, BCC) recorded the same way, decide at commit(): REJECT fails it with the
 check's reply, DISCARD fires with the queue ID and keeps nothing, HOLD commits the file
 and renames it into hold/, BCC/FILTER/REDIRECT go into the extracted segment.
 
@@ -117,6 +118,7 @@ class Submitter:
             nested_header_checks=cfg.nested_header_checks, body_checks=cfg.body_checks,
             body_size_limit=cfg.body_checks_size_limit, time_limit=cfg.content_time_limit,
             log=self.log, queue_id=str(qfile.queue_id), context=log_context(envelope))
+        checks.apply_submitter_actions(envelope.actions)
         headers = HeaderPass(policy, str(qfile.queue_id), self.runtime.clock.seconds(), checks)
         return MessageWriter(self, qfile, headers, envelope, checks)
 

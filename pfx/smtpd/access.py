@@ -6,8 +6,10 @@ relocated_maps; smtpd_check.c).
 Tables come from state.tables (a pfx.tables registry: ``open_list("type:name, ...")``);
 a lookup may answer with a Deferred (network tables). A soft table error answers
 ``451 4.3.0 ...: Temporary lookup failure``, so mail is deferred, never bounced.
-Access actions that need cleanup's help (HOLD, DISCARD, REDIRECT, FILTER, PREPEND, BCC)
-are not supported yet: they are logged as warnings and treated as DUNNO.
+The actions that concern the whole message (HOLD, DISCARD, REDIRECT, FILTER, BCC) and
+PREPEND go to state.actions as (name, value, log text) and act as DUNNO; the session
+keeps those of accepted commands, hands the first five to cleanup in the Envelope's
+``actions`` and writes PREPEND's header itself, after its Received header.
 """
 
 import re
@@ -22,7 +24,7 @@ from pfx.tables import match
 
 _NUMERIC = re.compile(r"^([45]\d\d)(?:\s+(.*))?$", re.S)
 _DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+(.*)$", re.S)
-_UNSUPPORTED = ("HOLD", "DISCARD", "REDIRECT", "FILTER", "PREPEND", "BCC", "INFO")
+_HEADER = re.compile(r"^[\x21-\x39\x3b-\x7e]+:")
 
 
 @defer.inlineCallbacks
@@ -70,11 +72,40 @@ def access_result(state, value, stage):
     m = _NUMERIC.match(value)
     if m:
         return _reply(state, int(m.group(1)), f"{m.group(1)[0]}.7.1", m.group(2) or "Access denied", stage)
-    if verb in _UNSUPPORTED:
-        state.notes.append(f"access action {verb} is not supported yet; ignored")
+    if verb in _MESSAGE_ACTIONS:
+        return _message_action(state, verb, rest, stage)
+    if verb == "INFO":
+        state.notes.append("access action INFO is not supported yet; ignored")
         return DUNNO
     # Anything else is a restriction list or a class name (access(5) "restriction...").
     return state.run_list([w for w in re.split(r"[\s,]+", value) if w], 1)
+
+
+_MESSAGE_ACTIONS = ("HOLD", "DISCARD", "REDIRECT", "FILTER", "PREPEND", "BCC")
+
+
+def _message_action(state, verb, rest, stage):
+    """HOLD/DISCARD [text], REDIRECT/BCC user@domain, FILTER transport:destination and
+    PREPEND headername: value -> state.actions (smtpd_check.c's wording for the log)."""
+    who = f"<{state.subject(stage)}>: {STAGE_CLASS[stage]}"
+    if verb in ("HOLD", "DISCARD"):
+        state.actions.append((verb.lower(), rest, f"{who} {rest or f'triggers {verb} action'}"))
+    elif verb in ("REDIRECT", "BCC"):
+        if "@" not in rest:
+            state.warnings.append(f"access table: bad {verb} target \"{rest}\"; ignored")
+            return DUNNO
+        state.actions.append((verb.lower(), rest, f"{who} triggers {verb} {rest}"))
+    elif verb == "FILTER":
+        if ":" not in rest:
+            state.warnings.append(f"access table: bad FILTER destination \"{rest}\"; ignored")
+            return DUNNO
+        state.actions.append(("filter", rest, f"{who} triggers FILTER {rest}"))
+    else:  # PREPEND
+        if not _HEADER.match(rest):
+            state.warnings.append(f"access table: bad PREPEND header text \"{rest}\"; ignored")
+            return DUNNO
+        state.actions.append(("prepend", rest, None))
+    return DUNNO
 
 
 @defer.inlineCallbacks

@@ -38,6 +38,8 @@ class SmtpdConfig:
     tls_received_header: bool = False
     connection_count_limit: int = 50
     connection_rate_limit: int = 0  # per anvil_rate_time_unit
+    message_rate_limit: int = 0  # MAIL FROM commands per anvil_rate_time_unit
+    recipient_rate_limit: int = 0  # RCPT TO commands per anvil_rate_time_unit
     rate_time_unit: float = 60.0
     access_parent: bool = True  # smtpd_access_maps in parent_domain_matches_subdomains
     recipient_delimiter: str = ""
@@ -135,6 +137,8 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         tls_received_header=get("smtpd_tls_received_header"),
         connection_count_limit=get("smtpd_client_connection_count_limit"),
         connection_rate_limit=get("smtpd_client_connection_rate_limit"),
+        message_rate_limit=get("smtpd_client_message_rate_limit"),
+        recipient_rate_limit=get("smtpd_client_recipient_rate_limit"),
         rate_time_unit=float(get("anvil_rate_time_unit")),
         access_parent="smtpd_access_maps" in parent,
         recipient_delimiter=text("recipient_delimiter"),

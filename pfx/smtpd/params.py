@@ -29,6 +29,8 @@ PARAMETERS = (
     Param("smtpd_junk_command_limit", "100", "int", min=1),
     Param("smtpd_client_connection_count_limit", "50", "int", min=0),
     Param("smtpd_client_connection_rate_limit", "0", "int", min=0),
+    Param("smtpd_client_message_rate_limit", "0", "int", min=0),
+    Param("smtpd_client_recipient_rate_limit", "0", "int", min=0),
     Param("anvil_rate_time_unit", "60s", "time", min=1),
     Param("smtpd_client_event_limit_exceptions", "$mynetworks", "list"),
     # pfx: Postfix 3.9's default (3.7 has no such parameter; its later patch levels say no).

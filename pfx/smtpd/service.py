@@ -10,7 +10,8 @@ Outgoing: the client's reverse name (system resolver, off the reactor thread) an
 policy servers named by check_policy_service (their answers are untrusted text, parsed
 as access(5) results). Parameters read: inet_interfaces, inet_protocols,
 default_process_limit, smtpd_peername_lookup, smtpd_client_connection_count_limit,
-smtpd_client_connection_rate_limit, anvil_rate_time_unit, smtpd_tls_* and
+smtpd_client_connection_rate_limit, anvil_rate_time_unit (and, through anvil.py,
+smtpd_client_message_rate_limit and smtpd_client_recipient_rate_limit), smtpd_tls_* and
 smtpd_policy_service_timeout below, and every other smtpd parameter in
 pfx.smtpd.params through pfx.smtpd.config.
 """
@@ -37,7 +38,8 @@ from pfx.smtpd.checks import validate
 from pfx.smtpd.policy import encode_request, parse_response
 from pfx.smtpd.config import from_settings
 from pfx.smtpd.protocol import SMTPServerProtocol
-from pfx.smtpd.sasl import AuthDialogue, RateCounter
+from pfx.smtpd.anvil import EventLimits, RateCounter
+from pfx.smtpd.sasl import AuthDialogue
 from pfx.smtpd.sasl_dovecot import DovecotAuthConnection, DovecotBackend
 from pfx.smtpd.sasl_pfx import PfxBackend
 from pfx.smtpd.session import Session
@@ -274,6 +276,8 @@ class SmtpdFactory(protocol.Factory):
         self.sasl = sasl  # a SASL backend, or None
         self.auth_rate = RateCounter(context.runtime.clock, config.rate_time_unit)
         self.service_name = service_name
+        self.event_limits = EventLimits(context.runtime.clock, config.rate_time_unit, config.message_rate_limit,
+                                        config.recipient_rate_limit, config.event_limit_exceptions, service_name)
         self.policy = policy_client(context.runtime.reactor, config.policy_timeout)
         self.recent = collections.defaultdict(collections.deque)  # ip -> connect times (anvil's rate)
         self.name_lookup = name_lookup
@@ -296,7 +300,7 @@ class SmtpdFactory(protocol.Factory):
         session = Session(conn, self.config, client, self.log, self.clock,
                           lambda: self.context.require(IMailSubmitter), tables=self.tables, over_limit=over,
                           name_lookup=self.name_lookup, resolver=self.context.runtime.resolver,
-                          policy=self.policy)
+                          policy=self.policy, limits=self.event_limits)
         if self.sasl is not None:
             session.sasl = AuthDialogue(self.config.sasl, self.sasl, self.log, host, lambda: session.namaddr,
                                         rate=self.auth_rate.hit)

@@ -28,6 +28,7 @@ from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, D
                              StartTLS, Vrfy)
 from pfx.smtpd import access, dnschecks, policy, restrictions, sasl_login  # noqa: F401  (they register restrictions)
 from pfx.smtpd import addr
+from pfx.smtpd.actions import MessageActions
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 from pfx.smtpd.footer import apply_footer
 from pfx.smtpd.logtext import log_tail, machine_reject_line, reply_text
@@ -47,7 +48,7 @@ class Session:
     """Turns the machine's events into replies for one connection; see handle()."""
 
     def __init__(self, conn, config, client: Client, log, clock, submitter, tables=None,
-                 over_limit=False, name_lookup=None, resolver=None, policy=None, sasl=None):
+                 over_limit=False, name_lookup=None, resolver=None, policy=None, sasl=None, limits=None):
         self.conn = conn
         self.config = config
         self.client = client
@@ -55,6 +56,7 @@ class Session:
         self.clock = clock
         self._submitter = submitter  # () -> IMailSubmitter; raises LookupError if none
         self.over_limit = over_limit
+        self.limits = limits  # pfx.smtpd.anvil.EventLimits (message and recipient rates), or None
         self._name_lookup = name_lookup  # addr -> Deferred[name or "unknown"] (smtpd_peername_lookup)
         self.check = CheckState(config, client.name, client.addr, tables=tables, resolver=resolver, policy=policy)
         self.access_denied: Reply | None = None
@@ -64,6 +66,7 @@ class Session:
         self.writer = None
         self._where = None  # overrides conn.where after the body: END-OF-MESSAGE
         self.sasl = sasl  # pfx.smtpd.sasl.AuthDialogue, or None without smtpd_sasl_auth_enable
+        self.actions = MessageActions()  # access(5) HOLD, DISCARD, ... PREPEND (actions.py)
         self._reset()
 
     # -- identity ---------------------------------------------------------------
@@ -98,6 +101,7 @@ class Session:
         self.sender = None
         self.mail_params = None
         self.recipients = []
+        self.actions.reset()
         self.first_rcpt_text = ""
         self.queue_id = None
         self._failed: Reply | None = None
@@ -218,6 +222,8 @@ class Session:
         return self._checked("HELO" if isinstance(event, Helo) else "EHLO", ok)
 
     def _mail(self, event):
+        if self.limits and (refusal := self.limits.mail(self.client.name, self.client.addr, self.log)):
+            return refusal  # smtpd_client_message_rate_limit
         if self.access_denied is not None:
             return self._denied()
         address = event.address
@@ -243,6 +249,8 @@ class Session:
         return reply
 
     def _rcpt(self, event):
+        if self.limits and (refusal := self.limits.rcpt(self.client.name, self.client.addr, self.log)):
+            return refusal  # smtpd_client_recipient_rate_limit
         if self.access_denied is not None:
             return self._denied()
         address = event.address
@@ -289,7 +297,8 @@ class Session:
         if auth and auth != "<>":  # MAIL FROM AUTH=, as Postfix logs it
             sasl += f", sasl_sender={R.printable(auth, 255)}"
         self.log.info(f"{self.queue_id}: client={self.namaddr}{sasl}")
-        self.writer.write(self.received_header().encode("utf-8", "surrogateescape"))
+        prepend = "".join(f"{header}\n" for header in self.actions.headers())  # access(5) PREPEND
+        self.writer.write((self.received_header() + prepend).encode("utf-8", "surrogateescape"))
         return None
 
     def _envelope(self) -> Envelope:
@@ -300,7 +309,8 @@ class Session:
         return Envelope(sender=self.sender or "", recipients=self.recipients, client=client,
                         envid=params.envid if params else None, ret=params.ret if params else None,
                         body_type=(params.body or "") if params else "",
-                        smtputf8=bool(params and params.smtputf8), arrival=self.clock.seconds())
+                        smtputf8=bool(params and params.smtputf8), arrival=self.clock.seconds(),
+                        actions=self.actions.for_envelope())
 
     def received_header(self) -> str:
         c = self.config
@@ -456,6 +466,12 @@ class Session:
                 self.log.info(f"{self.queue_id or 'NOQUEUE'}: warn: {command} from {self.namaddr}: {note}; "
                               f"{self._log_tail()}")
             del self.check.notes[:]
+            for warning in self.check.warnings:
+                self.log.warning(warning)
+            del self.check.warnings[:]
+            actions, self.check.actions[:] = list(self.check.actions), []
+            if v.reply is None:
+                self.actions.keep(command, actions, self.log, self.queue_id, self.namaddr, self._log_tail())
             for w in v.warnings:
                 self._log_reject(command, w, "reject_warning")
             if v.reply is not None:

@@ -299,3 +299,42 @@ def test_a_non_header_line_that_ends_the_headers_is_body_content(tmp_path, regex
     sub, _ = make_submitter(tmp_path, body_checks=regexp("bc", "/^not a header/ REJECT body\n"))
     _, d = submit(sub, b"Subject: x\nnot a header line\nmore\n")
     assert str(rejected(d)) == "550 5.7.1 body"
+
+
+def submit_with_actions(sub, actions, content=b"Subject: x\n\nbody\n"):
+    env = Envelope("a@example.test", (Recipient("b@example.test"),), client=SMTP, actions=actions)
+    w = sub.open_message(env)
+    w.write(content)
+    return w.commit()
+
+
+def test_envelope_hold_action_puts_the_file_in_hold(tmp_path):
+    kicks = []
+    sub, _ = make_submitter(tmp_path, kick=lambda: kicks.append(1))
+    sub.store.check(repair=True)
+    qid = result_of(submit_with_actions(sub, [("hold", "")]))
+    assert sub.store.find(QueueId(qid)) == "hold"
+    assert kicks == []
+
+
+def test_envelope_discard_action_keeps_nothing(tmp_path):
+    sub, _ = make_submitter(tmp_path)
+    qid = result_of(submit_with_actions(sub, [("discard", "bye")]))
+    assert sub.store.find(QueueId(qid)) is None
+
+
+def test_envelope_bcc_filter_redirect_actions_reach_the_extracted_segment(tmp_path):
+    sub, _ = make_submitter(tmp_path)
+    d = submit_with_actions(sub, [("bcc", "copy@example.test"), ("filter", "smtp:[127.0.0.1]:10024"),
+                                  ("redirect", "other@example.test")])
+    info, _ = stored(sub, result_of(d))
+    assert [r.address for r in info.recipients] == ["b@example.test", "copy@example.test"]
+    attrs = dict(getattr(info, "attributes", ()) or ())
+    assert attrs.get("content_filter") == "smtp:[127.0.0.1]:10024"
+    assert attrs.get("redirect") == "other@example.test"
+
+
+def test_unknown_envelope_action_is_warned_about(tmp_path):
+    sub, log = make_submitter(tmp_path)
+    result_of(submit_with_actions(sub, [("explode", "x")]))
+    assert any("unknown submitter action 'explode'" in line for line in log.lines)

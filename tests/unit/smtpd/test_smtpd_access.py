@@ -101,12 +101,41 @@ def test_access_value_names_a_restriction_class():
         "554 5.7.1 <r@elsewhere.example>: Recipient address rejected: Access denied"
 
 
-def test_warn_and_unsupported_actions_are_noted():
+def test_warn_is_noted():
     d, state = run({"recipient": "check_recipient_access inline:{ { r@elsewhere.example = WARN look } }"})
     assert result_of(d).reply is None
     assert state.notes == ["look"]
-    d, state = run({"recipient": "check_recipient_access inline:{ r@elsewhere.example=HOLD }"})
-    assert result_of(d).reply is None and "HOLD" in state.notes[0]
+
+
+@pytest.mark.parametrize("value,action", [
+    ("HOLD", ("hold", "", "<r@elsewhere.example>: Recipient address triggers HOLD action")),
+    ("HOLD look at it", ("hold", "look at it", "<r@elsewhere.example>: Recipient address look at it")),
+    ("DISCARD", ("discard", "", "<r@elsewhere.example>: Recipient address triggers DISCARD action")),
+    ("REDIRECT x@y.example", ("redirect", "x@y.example",
+                              "<r@elsewhere.example>: Recipient address triggers REDIRECT x@y.example")),
+    ("BCC x@y.example", ("bcc", "x@y.example", "<r@elsewhere.example>: Recipient address triggers BCC x@y.example")),
+    ("FILTER smtp:[127.0.0.1]:10025", ("filter", "smtp:[127.0.0.1]:10025",
+                                       "<r@elsewhere.example>: Recipient address triggers FILTER "
+                                       "smtp:[127.0.0.1]:10025")),
+    ("PREPEND X-Seen: yes", ("prepend", "X-Seen: yes", None)),
+])
+def test_message_actions_are_recorded_and_act_as_dunno(value, action):
+    d, state = run({"recipient": f"check_recipient_access inline:{{ {{ r@elsewhere.example = {value} }} }}, "
+                                 "reject"})
+    assert str(result_of(d).reply).startswith("554 5.7.1")  # DUNNO: the list went on to reject
+    assert state.actions == [action]
+
+
+@pytest.mark.parametrize("value", ["REDIRECT nobody", "BCC", "FILTER nowhere", "PREPEND not a header"])
+def test_bad_message_action_arguments_are_warned_and_ignored(value):
+    d, state = run({"recipient": f"check_recipient_access inline:{{ {{ r@elsewhere.example = {value} }} }}"})
+    assert result_of(d).reply is None
+    assert state.actions == [] and "ignored" in state.warnings[0]
+
+
+def test_client_action_names_the_client():
+    d, state = run({"client": "check_client_access inline:{ 192.0.2.1=HOLD }"})
+    assert state.actions == [("hold", "", "<client.example.org[192.0.2.1]>: Client host triggers HOLD action")]
 
 
 def test_soft_table_error_defers():

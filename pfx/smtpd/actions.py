@@ -1,0 +1,52 @@
+"""access(5) actions that concern the whole message (smtpd_check.c's saved flags): what
+the session keeps of them and hands on.
+
+access.py records HOLD, DISCARD, REDIRECT, FILTER, BCC and PREPEND on the CheckState as
+(name, value, log text); once a command's checks are done, keep() logs them as Postfix
+does and keeps them, unless the command was refused (a rejected RCPT's actions are
+forgotten, as Postfix restores its saved flags) or was VRFY. CONNECT and HELO/EHLO
+actions last for the session; the others for one transaction. The Envelope's
+``actions`` carry all but PREPEND to cleanup, which applies them as it applies its own
+header_checks results; PREPEND's header the session writes after its Received header.
+
+Security: the values are the administrator's table results, not client input.
+"""
+
+_SESSION_COMMANDS = ("CONNECT", "HELO", "EHLO")
+
+
+class MessageActions:
+    def __init__(self):
+        self.session = []  # from CONNECT/HELO/EHLO checks: every transaction's
+        self.transaction = []
+
+    def reset(self):
+        """A new transaction (MAIL, RSET, HELO): its own actions are gone."""
+        self.transaction = []
+
+    def keep(self, command, actions, log, queue_id, namaddr, tail):
+        """The actions of an accepted ``command``'s checks: log them and keep them."""
+        if not actions or command == "VRFY":
+            return
+        if command == "END-OF-MESSAGE":  # the queue file is open and the envelope handed over
+            log.warning(f"{queue_id}: access actions at END-OF-MESSAGE are not supported; "
+                        f"ignored: {', '.join(a[0].upper() for a in actions)}")
+            return
+        kept = self.session if command in _SESSION_COMMANDS else self.transaction
+        for action in actions:
+            name, _, text = action
+            if text is not None:
+                log.info(f"{queue_id or 'NOQUEUE'}: {name}: {command} from {namaddr}: {text}; {tail}")
+            if action not in kept and action not in self.session:
+                kept.append(action)  # smtpd_delay_reject repeats the client checks per RCPT
+
+    def _all(self):
+        return [(name, value) for name, value, _ in self.session + self.transaction]
+
+    def for_envelope(self) -> tuple:
+        """The Envelope's ``actions``: (name, value) for cleanup."""
+        return tuple(a for a in self._all() if a[0] != "prepend")
+
+    def headers(self) -> list:
+        """PREPEND's header lines, in the order the checks asked for them."""
+        return [value for name, value in self._all() if name == "prepend"]
