@@ -92,7 +92,9 @@ class IMailSubmitter(Interface):
     """cleanup's entry point, used by smtpd, pickup, bounce and local forwarding."""
 
     def open_message(envelope):
-        """pfx.envelope.Envelope -> IMessageWriter."""
+        """pfx.envelope.Envelope -> IMessageWriter. cleanup's also takes the keywords
+        ``full_name`` (sendmail -F) and ``content_filter`` (the submitter's
+        $content_filter); submitters pass them only when not empty."""
 
 
 class IMessageWriter(Interface):

@@ -84,9 +84,11 @@ class Submitter:
         self.log = log
         self.kick = kick  # called after each commit (qmgr's "I" trigger), or None
 
-    def open_message(self, envelope, *, full_name: str = ""):
+    def open_message(self, envelope, *, full_name: str = "", content_filter: str = ""):
         """Envelope -> a MessageWriter. ``full_name`` (sendmail -F) is used only for a
-        From: header cleanup adds. Missing Date:, Message-Id: and From: are added for a
+        From: header cleanup adds. ``content_filter`` (the submitter's
+        $content_filter, ``transport:destination``) is recorded for qmgr as the
+        envelope attribute ``content_filter``; a FILTER action overrides it. Missing Date:, Message-Id: and From: are added for a
         local submission: client protocol ``local`` (pickup) or a client that
         local_header_rewrite_clients permits (always_add_missing_headers: for all)."""
         cfg = self.config
@@ -99,7 +101,8 @@ class Submitter:
             self.log.warning(exc.warning)
             return RefusedWriter(exc.reply)
         try:
-            qfile = self.store.new_file(envelope, "incoming")
+            attributes = (("content_filter", content_filter),) if content_filter else ()
+            qfile = self.store.new_file(envelope, "incoming", attributes=attributes)
         except OSError as exc:
             self.log.warning(f"NOQUEUE: create file in incoming: {exc.strerror}")
             return RefusedWriter(reply_for_os_error(exc))

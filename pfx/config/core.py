@@ -132,6 +132,9 @@ CORE_PARAMS = (
     Param("line_length_limit", "2048", "int", min=1),
     Param("smtputf8_enable", "yes", "bool"),
     Param("soft_bounce", "no", "bool"),
+    # read by the submitters (smtpd, pickup), which hand it to cleanup with each
+    # message, so master.cf's -o content_filter= on one of them lifts it (Postfix)
+    Param("content_filter", ""),
     Param("default_database_type", "hash"),
     Param("delay_logging_resolution_limit", "2", "int", min=0, max=6),
 )

@@ -62,13 +62,15 @@ def open_maildrop_file(path):
 class Pickup:
     """Moves maildrop files into cleanup; ``wake()`` is the trigger."""
 
-    def __init__(self, store, context_require, runtime, log, *, myhostname, mail_name):
+    def __init__(self, store, context_require, runtime, log, *, myhostname, mail_name,
+                 content_filter=""):
         self.store = store
         self.require = context_require  # IServiceContext.require
         self.runtime = runtime
         self.log = log
         self.myhostname = myhostname
         self.mail_name = mail_name
+        self.content_filter = content_filter  # $content_filter, handed to cleanup
         self.running = None  # the Deferred of the pass in progress
         self._again = False
         self._stopping = False
@@ -161,7 +163,8 @@ class Pickup:
         info = reader.info
         full_name = dict(info.attributes).get("full_name", "")
         envelope = attrs.evolve(info.envelope, client=LOCAL_CLIENT)
-        writer = submitter.open_message(envelope, full_name=full_name)
+        extra = {"content_filter": self.content_filter} if self.content_filter else {}
+        writer = submitter.open_message(envelope, full_name=full_name, **extra)
         self.log.info(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>")
         # Postfix's pickup prepends this; the uid says who without naming the login.
         writer.write((f"Received: by {self.myhostname} ({self.mail_name}, from userid "

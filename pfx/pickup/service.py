@@ -61,5 +61,6 @@ def make_service(entry, context) -> PickupService:
                        clock=runtime.clock.seconds)
     pickup = Pickup(store, context.require, runtime, log,
                     myhostname=settings.get_str("myhostname"),
-                    mail_name=settings.get_str("mail_name"))
+                    mail_name=settings.get_str("mail_name"),
+                    content_filter=settings.get_str("content_filter").strip())
     return PickupService(pickup, store, runtime.reactor, runtime.clock, entry.wakeup)

@@ -45,6 +45,29 @@ class ActiveMessage:
         self.pending = 0  # outcomes being written
         self.completed = False  # the scheduler has nothing of it left
         self.finishing = False
+        self.filter_warned = False  # a bad content_filter is logged once
+
+    @property
+    def redirect(self) -> str | None:
+        """The REDIRECT address cleanup recorded (header/body checks), or None."""
+        return self._attribute("redirect")
+
+    @property
+    def content_filter(self) -> str | None:
+        """``transport:destination`` from a FILTER action or main.cf content_filter."""
+        return self._attribute("content_filter")
+
+    def _attribute(self, name):
+        # the last one wins: the extracted segment (checks) comes after the envelope
+        found = None
+        for key, value in self.info.attributes:
+            if key == name and value:
+                found = value
+        return found
+
+    def drop_rest(self) -> None:
+        """Take no more recipients (a redirected message has one delivery)."""
+        self.next = len(self.todo)
 
     @property
     def name(self) -> str:

@@ -20,6 +20,7 @@ from pfx.interfaces import IQueueManager
 from pfx.qmgr import deliver, logline
 from pfx.qmgr.active import DEFER, EXPIRE, REMOVE, ActiveMessage, Fate, previous_attempt
 from pfx.qmgr.feed import DEFERRED, INCOMING, Feed
+from pfx.qmgr.routing import filter_route
 from pfx.qmgr.triggers import Triggers
 from pfx.qmgr.values import Outcome, Routed
 from pfx.queue.qfile import mark_done
@@ -31,9 +32,11 @@ class QueueManager:
 
     def __init__(self, *, store, scheduler, retry, router, agent_for, notifier, clock,
                  run_blocking, log, time_limit=lambda transport: 1000, resolution=2,
-                 soft_bounce=False, agent_log=None, feed_cap=1000):
+                 soft_bounce=False, agent_log=None, feed_cap=1000, filter_router=None):
         self.store, self.scheduler, self.retry = store, scheduler, retry
         self._router = router  # (address, sender) -> routing.Route
+        # (content_filter, address) -> routing.Route, or None for a bad filter
+        self._filter_router = filter_router or filter_route
         self._agent_for = agent_for  # transport -> IDeliveryAgent | None
         self._notifier = notifier  # () -> INotifier | None
         self.clock, self._blocking, self.log = clock, run_blocking, log
@@ -193,10 +196,15 @@ class QueueManager:
     def _add(self, msg, first=False):
         """Route the next piece of recipients and hand them to the scheduler."""
         piece = msg.take(self.scheduler.recipient_budget()) if msg.more() else []
+        if msg.redirect is not None:
+            # REDIRECT overrides all else, once per message (qmgr_message_resolve): the
+            # first recipient goes to the redirect address, the others are dropped
+            piece = piece[:1] if first else []
+            msg.drop_rest()
         routed, settled = [], []
         for rcpt in piece:
             try:
-                route = self._router(rcpt.address, msg.sender)
+                route, rcpt = self._route(msg, rcpt)
             except Exception:
                 self.log.error(f"{msg.name}: resolving <{rcpt.address}> failed")
                 settled.append(RecipientStatus(rcpt, "deferred", deliver.CRASH_DSN,
@@ -216,6 +224,22 @@ class QueueManager:
         else:
             progress = self.scheduler.add_recipients(msg.queue_id, routed, more=msg.more())
         self._absorb(progress)
+
+    def _route(self, msg, rcpt):
+        """-> (Route, recipient): REDIRECT, then FILTER, then the address resolver."""
+        if msg.redirect is not None:
+            rcpt = attrs.evolve(rcpt, address=msg.redirect, orig=rcpt.orig or rcpt.address)
+            return self._router(rcpt.address, msg.sender), rcpt
+        content_filter = msg.content_filter
+        if content_filter is not None:
+            route = self._filter_router(content_filter, rcpt.address)
+            if route is not None:
+                return route, rcpt
+            if not msg.filter_warned:
+                msg.filter_warned = True
+                self.log.warning(f"{msg.name}: bad content_filter \"{content_filter}\": "
+                                 f"need transport:destination; ignored")
+        return self._router(rcpt.address, msg.sender), rcpt
 
     # -- deliveries -------------------------------------------------------------------
 

@@ -113,4 +113,7 @@ DELIVERY_PARAMS = (
     Param("command_time_limit", "1000s", "time", min=1),
     ParamTemplate("{service}_time_limit", "$command_time_limit", "time", min=1),
     Param("double_bounce_sender", "double-bounce"),
+    # where a content_filter without a destination sends mail (empty: the recipient's
+    # domain, else $myhostname)
+    Param("default_filter_nexthop", ""),
 )

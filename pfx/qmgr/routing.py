@@ -136,15 +136,34 @@ def route(resolution, double_bounce=DOUBLE_BOUNCE) -> Route:
         # lets a system run without a local agent; see qmgr_message_resolve
         return Route(address=address, action="sent", dsn=Dsn("2.0.0"),
                      text="undeliverable postmaster notification discarded")
-    # error: and retry: (transport_maps, relocated_maps, virtual alias domains) are
-    # settled here, as Postfix's qmgr does, without a round trip to an agent
-    if resolution.transport == "error":
-        dsn, text = _split_reason(resolution.nexthop, "5", "5.0.0")
+    return _dispatch(resolution.transport, resolution.nexthop, address)
+
+
+def _dispatch(transport, nexthop, address) -> Route:
+    # error: and retry: (transport_maps, relocated_maps, virtual alias domains, a
+    # content filter naming them) are settled here, without a round trip to an agent
+    if transport == "error":
+        dsn, text = _split_reason(nexthop, "5", "5.0.0")
         return Route(address=address, action="bounced", dsn=dsn, text=text)
-    if resolution.transport == "retry":
-        dsn, text = _split_reason(resolution.nexthop, "4", "4.0.0")
+    if transport == "retry":
+        dsn, text = _split_reason(nexthop, "4", "4.0.0")
         return Route(address=address, action="deferred", dsn=dsn, text=text)
-    return Route(resolution.transport, resolution.nexthop, address)
+    return Route(transport, nexthop, address)
+
+
+def filter_route(content_filter, address, default_nexthop="", myhostname="localhost"):
+    """Where a recipient goes when the message carries ``content_filter`` (a FILTER
+    action or main.cf content_filter): the filter's transport, instead of what the
+    address resolves to. The nexthop is the filter's, else default_filter_nexthop,
+    else the recipient's domain, else $myhostname (qmgr_message_resolve).
+    -> Route, or None when ``content_filter`` is not ``transport:destination``."""
+    transport, colon, nexthop = content_filter.strip().partition(":")
+    if not colon or not transport:
+        return None
+    if not nexthop:
+        domain = address.rpartition("@")[2] if "@" in address else ""
+        nexthop = default_nexthop or domain or myhostname
+    return _dispatch(transport, nexthop, address)
 
 
 def resolve_route(address, sender, settings, double_bounce=DOUBLE_BOUNCE) -> Route:

@@ -17,6 +17,7 @@ delay warnings, active-queue limits, per-transport concurrency and recipient
 limits), the address-resolution parameters (RESOLVE_PARAMS and pfx.config.core's
 myhostname, mydestination, relay_domains, inet_interfaces, proxy_interfaces, ...),
 $transport_time_limit / command_time_limit, double_bounce_sender, soft_bounce,
+default_filter_nexthop (with the queue files' content_filter and redirect attributes),
 delay_logging_resolution_limit, default_process_limit, and master.cf's maxproc
 (per transport) and wakeup (this row).
 """
@@ -32,7 +33,7 @@ from pfx.interfaces import INotifier, IQueueManager
 from pfx.qmgr.backoff import RetryPolicy
 from pfx.qmgr.manager import QueueManager
 from pfx.qmgr.policy import SchedulerConfig
-from pfx.qmgr.routing import (build_resolve_settings, interface_addresses,
+from pfx.qmgr.routing import (build_resolve_settings, filter_route, interface_addresses,
                               resolve_route)
 from pfx.qmgr.scheduler import Scheduler
 from pfx.queue.store import LAYOUT, QueueStore
@@ -144,9 +145,16 @@ def make_manager(context, store=None, maxprocs=None) -> QueueManager:
     def router(address, sender):
         return resolve_route(address, sender, resolve_settings, double_bounce)
 
+    filter_nexthop = settings.get_str("default_filter_nexthop")
+    myhostname = settings.get_str("myhostname")
+
+    def filter_router(content_filter, address):
+        return filter_route(content_filter, address, filter_nexthop, myhostname)
+
     return QueueManager(
         store=store, scheduler=Scheduler(config, clock),
         retry=RetryPolicy.from_settings(settings.get), router=router,
+        filter_router=filter_router,
         agent_for=context.agent_for, notifier=_notifier_lookup(context, log),
         clock=clock, run_blocking=runtime.run_blocking, log=log,
         time_limit=_time_limits(settings),

@@ -32,6 +32,7 @@ class SmtpdConfig:
     event_limit_exceptions: AddressList = AddressList([])
     allow_untrusted_routing: bool = False
     null_access_key: str = "<>"
+    content_filter: str = ""  # handed to cleanup with each message
     codes: dict = attrs.field(factory=dict)  # reject_code, defer_code, ... -> int
     tls_level: str = ""
     tls_loglevel: int = 0
@@ -131,6 +132,7 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         event_limit_exceptions=_client_list(settings, "smtpd_client_event_limit_exceptions", True, tables),
         allow_untrusted_routing=get("allow_untrusted_routing"),
         null_access_key=text("smtpd_null_access_lookup_key"),
+        content_filter=text("content_filter").strip(),
         codes={c: get(c) for c in _CODES},
         tls_level=level,
         tls_loglevel=get("smtpd_tls_loglevel"),

@@ -286,7 +286,9 @@ class Session:
     def _open(self) -> Reply | None:
         """Open the queue file and write our Received header; a Reply on failure."""
         try:
-            self.writer = self._submitter().open_message(self._envelope())
+            extra = {"content_filter": self.config.content_filter} \
+                if self.config.content_filter else {}
+            self.writer = self._submitter().open_message(self._envelope(), **extra)
         except Exception as e:
             self.log.warning(f"{self.namaddr}: cannot open a queue file: {e}")
             self.writer = None

@@ -127,6 +127,27 @@ def test_bcc_filter_redirect_are_recorded_in_the_extracted_segment(tmp_path, reg
     assert attrs.get("redirect") == "other@example.test"
 
 
+def test_submitters_content_filter_is_an_envelope_attribute_a_filter_overrides(tmp_path,
+                                                                              regexp):
+    sub, _ = make_submitter(tmp_path, header_checks=regexp(
+        "hc", "/^X-Filter: / FILTER scan:[127.0.0.1]:10025\n"))
+    env = Envelope("a@example.test", (Recipient("b@example.test"),), client=SMTP)
+    w = sub.open_message(env, content_filter="smtp:[127.0.0.1]:10024")
+    w.write(b"Subject: plain\n\nbody\n")
+    info, _ = stored(sub, result_of(w.commit()))
+    assert [(n, v) for n, v in info.attributes if n == "content_filter"] == [
+        ("content_filter", "smtp:[127.0.0.1]:10024")]
+    w = sub.open_message(env, content_filter="smtp:[127.0.0.1]:10024")
+    w.write(b"X-Filter: yes\n\nbody\n")
+    info, _ = stored(sub, result_of(w.commit()))
+    # both are kept; the extracted segment's comes last, and qmgr takes the last one
+    assert [v for n, v in info.attributes if n == "content_filter"] == [
+        "smtp:[127.0.0.1]:10024", "scan:[127.0.0.1]:10025"]
+    _, d = submit(sub, b"Subject: plain\n\nbody\n")  # no content_filter: none recorded
+    info, _ = stored(sub, result_of(d))
+    assert not [n for n, _ in info.attributes if n == "content_filter"]
+
+
 def test_body_checks_prepend_replace_ignore_and_size_limit(tmp_path, regexp):
     rules = "/^secret/ IGNORE\n/^old (.*)/ REPLACE new $1\n/^late/ REJECT too late\n"
     sub, _ = make_submitter(tmp_path, body_checks=regexp("bc", rules), body_checks_size_limit=40)

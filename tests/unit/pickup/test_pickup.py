@@ -66,6 +66,15 @@ def test_a_maildrop_file_goes_to_incoming_with_received_and_missing_headers(tmp_
     assert cleanup_log.lines == [f"{qid}: message-id=<{qid}@mx.example.test>"]
 
 
+def test_content_filter_is_recorded_for_qmgr(tmp_path):
+    pickup, sub, *_ = setup(tmp_path)
+    pickup.content_filter = "scan:[127.0.0.1]:10025"
+    drop(sub.store)
+    result_of(pickup.wake())
+    _, info, _ = incoming_message(sub.store)
+    assert ("content_filter", "scan:[127.0.0.1]:10025") in info.attributes
+
+
 def test_big_files_stream_through(tmp_path):
     pickup, sub, *_ = setup(tmp_path)
     body = b"".join(b"%08d\n" % i for i in range(3 * CHUNK_SIZE // 9))

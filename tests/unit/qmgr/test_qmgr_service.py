@@ -112,3 +112,12 @@ def test_mail_to_the_discard_transport_through_real_settings(tmp_path):
     assert any(f"{qid}: to=<user@example.com>, relay=none" in x
                and x.endswith("dsn=2.0.0, status=sent (discarded)") for x in lines)
     assert lines[-1] == f"{qid}: removed"
+
+
+def test_default_filter_nexthop_reaches_the_filter_router(tmp_path):
+    context, entries, clock = _context(tmp_path, MASTER,
+                                       main={"default_filter_nexthop": "[127.0.0.1]:10025"})
+    manager = make_manager(context)
+    route = manager._filter_router("smtp:", "user@example.com")
+    assert (route.transport, route.nexthop) == ("smtp", "[127.0.0.1]:10025")
+    assert manager._filter_router("smtp:[10.0.0.2]", "u@example.com").nexthop == "[10.0.0.2]"

@@ -76,8 +76,9 @@ class FakeSubmitter:
         self.writers = []
         self.commit_result = commit_result
 
-    def open_message(self, envelope):
+    def open_message(self, envelope, **options):
         w = FakeWriter(envelope, f"4QID{len(self.writers) + 1}", self.commit_result)
+        w.options = options  # content_filter, ...
         self.writers.append(w)
         return w
 

@@ -118,6 +118,19 @@ def test_size_limit_during_data_aborts():
     assert h.submitter.writers[0].aborted
 
 
+def test_content_filter_is_handed_to_cleanup_with_each_message():
+    for value, options in (("scan:[127.0.0.1]:10025", {"content_filter": "scan:[127.0.0.1]:10025"}),
+                           ("", {})):  # -o content_filter= : nothing to hand over
+        h = started(content_filter=value)
+        h.ask("EHLO c")
+        h.ask("MAIL FROM:<a@example.org>")
+        h.ask("RCPT TO:<b@mx.example.test>")
+        h.ask("DATA")
+        h.say("Subject: x\r\n\r\nbody\r\n.\r\n")
+        assert h.lines()[0].startswith("250 ")
+        assert h.submitter.writers[0].options == options
+
+
 def test_no_submitter_gives_451_at_data():
     h = started()
 
