@@ -3,6 +3,8 @@
 import base64
 import io
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -33,3 +35,15 @@ def test_helper_errors_come_back_as_oserror(tmp_path):
                    io.BytesIO(b"x" * 100))
     assert e.value.errno == 27  # EFBIG: mailbox_size_limit
     assert os.path.getsize(tmp_path / "mbox") == 0
+
+
+def test_helper_child_imports_only_the_stdlib_and_pfx():
+    # the child starts as `python -I -S`: every import is paid on each delivery, and
+    # site-packages (attrs, twisted) is not even on its path
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import pfx.delivery.helper_child; "
+              "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script, helper._PKG_DIR],
+                         capture_output=True, text=True, check=True).stdout.split()
+    foreign = [m for m in out
+               if m not in ("pfx", "__main__") and m not in sys.stdlib_module_names]
+    assert "pfx" in out and foreign == []
