@@ -3,12 +3,14 @@
 When pfx runs as root, local(8) and virtual(8) must write as the recipient, and the
 reactor process must never switch ids. For each such delivery the agent (in a thread
 from runtime.run_blocking) calls ``run()``, which starts ``python -I -S`` on
-pfx.delivery.helper_child as root, sends one JSON line describing the job, then the raw
-message; the child opens a mail-spool mailbox as root if asked (creating it owned by the
-user, refusing one the user does not own), drops to the user's uid and gid with no
-supplementary groups, and does everything else as that user. It answers with one JSON
-line. The child imports only the stdlib and stdlib-only pfx modules (no attrs, no
-twisted; -S leaves site-packages off its path), as every import is paid per delivery.
+pfx.delivery.helper_child as root, sends the job (marshal data after its length), then
+the raw message; the child opens a mail-spool mailbox as root if asked (creating it
+owned by the user, refusing one the user does not own), drops to the user's uid and gid
+with no supplementary groups, and does everything else as that user. It answers with
+one JSON line, parsed here by json (never marshal: the answer comes from a process
+running as the user). The child imports only the stdlib and stdlib-only pfx modules (no
+attrs, no twisted; -S leaves site-packages off its path), as every import is paid per
+delivery.
 
 Security: the child trusts only its JSON line (from pfx) and treats the message as
 data. Everything after the id switch is done with the user's own rights, so a symlink
@@ -16,12 +18,13 @@ or hard link planted by the user reaches nothing the user could not write alread
 """
 
 import json
+import marshal
 import os
 import subprocess
 import sys
 
 from pfx.delivery.copy import CHUNK
-from pfx.delivery.helper_child import read_small_file, serve  # noqa: F401 (re-exported)
+from pfx.delivery.helper_child import JOB_HEADER, read_small_file, serve  # noqa: F401
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # -I: no environment, no user site, no script directory on sys.path; -S: no site-packages
@@ -38,7 +41,9 @@ def run(job, content=None, timeout=3600):
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             env={"PATH": "/usr/bin:/bin"}, close_fds=True, cwd="/")
     try:
-        proc.stdin.write(json.dumps(job).encode() + b"\n")
+        # through JSON first: plain dict/list/str/number values, as the protocol was
+        data = marshal.dumps(json.loads(json.dumps(job)))
+        proc.stdin.write(JOB_HEADER.pack(len(data)) + data)
         if content is not None:
             while chunk := content.read(CHUNK):
                 proc.stdin.write(chunk)

@@ -3,13 +3,17 @@
 Started as ``python -I -S`` with only the pfx source directory on sys.path, so this
 module and everything it imports must be stdlib or stdlib-only pfx modules (no attrs, no
 twisted, nothing from site-packages): each import is paid again on every delivery.
-tests/unit/agents/test_local_helper_proto.py checks the import set.
+tests/unit/agents/test_local_helper_proto.py checks the import set. For the same reason
+the job comes as marshal data (from root pfx, the one party the child trusts) and the
+answer goes out as JSON written by hand: json and base64 pull in re and enum, a third
+of what the child would import.
 """
 
-import base64
-import json
+import binascii
+import marshal
 import os
 import stat
+import struct
 import sys
 
 from pfx.delivery import maildir, mbox
@@ -37,7 +41,7 @@ def _drop(uid, gid):
 
 
 def _writer(job, stdin):
-    prefix = base64.b64decode(job.get("prefix", ""))
+    prefix = binascii.a2b_base64(job.get("prefix", ""))
 
     def write(out):
         out.write(prefix)
@@ -65,7 +69,7 @@ def serve(job, stdin):
     _drop(uid, gid)
     if job["op"] == "read":
         data, owner = read_small_file(path)
-        return {"data": base64.b64encode(data).decode(), "owner": owner}
+        return {"data": binascii.b2a_base64(data, newline=False).decode(), "owner": owner}
     if job["op"] == "mbox":
         lock = LockPolicy(tuple(job["lock"][0]), *job["lock"][1:])
         opener = (lambda *a: fd) if fd is not None else None
@@ -79,15 +83,49 @@ def serve(job, stdin):
     raise ValueError(f"unknown helper op {job['op']!r}")
 
 
+JOB_HEADER = struct.Struct("!I")  # the length of the marshal data that follows
+
+
+def read_job(stdin):
+    size = JOB_HEADER.unpack(stdin.read(JOB_HEADER.size))[0]
+    job = marshal.loads(stdin.read(size))
+    if not isinstance(job, dict):
+        raise ValueError("helper job is not a dict")
+    return job
+
+
+def _json(value):
+    """The JSON text of an answer: a dict of str keys and str, int or bool values; strings
+    escaped to ASCII with \\uXXXX as json.dumps does (lone surrogates included)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_json(k)}: {_json(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + "".join(c if " " <= c <= "~" and c not in '"\\' else _escape(c)
+                             for c in value) + '"'
+    raise TypeError(f"cannot answer with {type(value).__name__}")
+
+
+def _escape(char):
+    code = ord(char)
+    if code > 0xFFFF:  # a UTF-16 surrogate pair, as JSON wants
+        code -= 0x10000
+        return f"\\u{0xD800 | code >> 10:04x}\\u{0xDC00 | code & 0x3FF:04x}"
+    return f"\\u{code:04x}"
+
+
 def main():
     stdin = sys.stdin.buffer
     try:
-        answer = serve(json.loads(stdin.readline()), stdin)
+        answer = serve(read_job(stdin), stdin)
     except OSError as e:
         answer = {"errno": e.errno or 5, "strerror": e.strerror or str(e)}
     except Exception as e:  # a bug: report it as a temporary failure, never a traceback
         answer = {"errno": 5, "strerror": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(answer))
+    sys.stdout.write(_json(answer))
     sys.stdout.flush()
 
 

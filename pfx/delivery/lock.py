@@ -9,11 +9,10 @@ Stdlib only: the privileged helper child (pfx.delivery.helper_child) imports thi
 every import there is paid on each delivery.
 """
 
+import _thread  # threading.Lock itself, without threading's imports (functools, collections)
 import errno
 import fcntl
 import os
-import socket
-import threading
 import time
 
 KINDS = ("fcntl", "flock", "dotlock")
@@ -55,14 +54,14 @@ class LockBusy(OSError):
     """The lock could not be had within the attempts (a temporary failure)."""
 
 
-_inproc_guard = threading.Lock()
+_inproc_guard = _thread.allocate_lock()
 _inproc: dict = {}
 
 
 def inprocess_lock(path):
     """One threading.Lock per path: fcntl cannot keep this process's threads apart."""
     with _inproc_guard:
-        return _inproc.setdefault(os.path.abspath(path), threading.Lock())
+        return _inproc.setdefault(os.path.abspath(path), _thread.allocate_lock())
 
 
 def _retry(take, policy, what, sleep):
@@ -101,7 +100,7 @@ def dotlock(path, policy, sleep=time.sleep, now=time.time):
     """Create ``path.lock`` exclusively (link of a unique file, NFS-safe as Dovecot's);
     remove one older than ``policy.stale``. Returns the lock path. EACCES propagates."""
     lock = path + ".lock"
-    tmp = f"{lock}.{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}"
+    tmp = f"{lock}.{os.uname().nodename}.{os.getpid()}.{_thread.get_ident()}"
 
     def take():
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
