@@ -2,42 +2,69 @@
 
 When pfx runs as root, local(8) and virtual(8) must write as the recipient, and the
 reactor process must never switch ids. For each such delivery the agent (in a thread
-from runtime.run_blocking) calls ``run()``, which starts ``python -I`` on this module
-as root, sends one JSON line describing the job, then the raw message; the child opens
-a mail-spool mailbox as root if asked (creating it owned by the user, refusing one the
-user does not own), drops to the user's uid and gid with no supplementary groups, and
-does everything else as that user. It answers with one JSON line.
+from runtime.run_blocking) calls ``run()``, which starts ``python -I -S`` on
+pfx.delivery.helper_child as root, sends the job (marshal data after its length), then
+the raw message; the child opens a mail-spool mailbox as root if asked (creating it
+owned by the user, refusing one the user does not own), drops to the user's uid and gid
+with no supplementary groups, and does everything else as that user. It answers with
+one JSON line, parsed here by json (never marshal: the answer comes from a process
+running as the user). The child imports only the stdlib and stdlib-only pfx modules (no
+attrs, no twisted; -S leaves site-packages off its path), as every import is paid per
+delivery.
 
 Security: the child trusts only its JSON line (from pfx) and treats the message as
 data. Everything after the id switch is done with the user's own rights, so a symlink
 or hard link planted by the user reaches nothing the user could not write already.
+
+Cost (2026-11-25): ~11 ms of child CPU per delivery, most of it interpreter start-up
+(``python -I -S -c pass`` is ~7 ms); imports are ~3 ms. Next step, not yet done, in
+order of payoff per risk:
+
+- A fork server: one ``python -I -S`` child of the agent, started as root on first use,
+  imports helper_child once and then, for each job read from its pipe, forks; the fork
+  does exactly what a helper child does now (root-side spool open, drop ids, write,
+  exit) and its answer is relayed. Per delivery that is a fork of a small process
+  (~1 ms), and the model stays "one process per delivery, ids dropped before the
+  mailbox is touched". The server trusts only its pipe from pfx and must forward the
+  message over a per-job pipe (or socketpair) so one job cannot read another's data.
+- Batching or a long-lived helper per (uid, gid) with an idle timeout (a few seconds,
+  at most one job at a time, a bounded LRU pool). Needs framing the current protocol
+  lacks: the message ends at EOF today, so it would go in length-prefixed chunks with
+  an empty chunk at the end (letting a child that failed mid-message skip to the next
+  job), each answer one line. A spool mbox (root-owned /var/mail) cannot be opened by
+  a child that has already dropped ids: those jobs keep a per-job child, or the root
+  side opens the file and passes the descriptor (SCM_RIGHTS). The child's real uid is
+  the user's, so the user can stop or kill it; the parent must time out per job,
+  kill, respawn and report a temporary failure, as it does now for one child.
 """
 
-import base64
 import json
+import marshal
 import os
-import stat
 import subprocess
 import sys
 
-from pfx.delivery import maildir, mbox
-from pfx.delivery.copy import CHUNK, copy_body
-from pfx.delivery.lock import LockPolicy
+from pfx.delivery.copy import CHUNK
+from pfx.delivery.helper_child import JOB_HEADER, read_small_file, serve  # noqa: F401
 
 _PKG_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# -I: no environment, no user site, no script directory on sys.path; -S: no site-packages
+# either (the child imports only the stdlib and helper_child's stdlib-only pfx modules)
 _BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-         "from pfx.delivery.helper import main; main()")
+         "from pfx.delivery.helper_child import main; main()")
 
 
 def run(job, content=None, timeout=3600):
     """Blocking: run one ``job`` (a dict, see serve()) in a helper child, streaming
     ``content`` (a binary file or None) after it. Returns the answer dict; an answer
     with ``errno`` becomes an OSError."""
-    proc = subprocess.Popen([sys.executable, "-I", "-c", _BOOT, _PKG_DIR],
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _BOOT, _PKG_DIR],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             env={"PATH": "/usr/bin:/bin"}, close_fds=True, cwd="/")
     try:
-        proc.stdin.write(json.dumps(job).encode() + b"\n")
+        # through JSON first: plain dict/list/str/number values, as the protocol was
+        data = marshal.dumps(json.loads(json.dumps(job)))
+        proc.stdin.write(JOB_HEADER.pack(len(data)) + data)
         if content is not None:
             while chunk := content.read(CHUNK):
                 proc.stdin.write(chunk)
@@ -58,81 +85,3 @@ def run(job, content=None, timeout=3600):
     if "errno" in result:
         raise OSError(result["errno"], result["strerror"])
     return result
-
-
-def read_small_file(path, limit=1024 * 1024):
-    """A regular file, not through a symlink, at most ``limit`` bytes -> (bytes, owner)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise IsADirectoryError(21, f"{path}: not a regular file")
-        return f.read(limit), st.st_uid
-
-
-def _drop(uid, gid):
-    if os.getuid() == 0:
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-    if uid != os.getuid():
-        raise PermissionError(1, "cannot switch to the recipient's user id")
-
-
-def _writer(job, stdin):
-    prefix = base64.b64decode(job.get("prefix", ""))
-
-    def write(out):
-        out.write(prefix)
-        copy_body(stdin, out, quote_from=job.get("quote_from", False),
-                  blank=job.get("blank", False))
-    return write
-
-
-def serve(job, stdin):
-    """Do one job. ``op``: "mbox" (path, spool, lock, size_limit, prefix, quote_from,
-    blank), "maildir" (path, size_limit, prefix, now) or "read" (path: a .forward or
-    :include: file, answered as base64 ``data`` and its ``owner``); all carry
-    ``uid`` and ``gid``."""
-    uid, gid, path = job["uid"], job["gid"], job["path"]
-    fd = None
-    if job["op"] == "mbox" and job.get("spool"):
-        # the spool directory is root's: open (or create) as root, then hand to the user
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-        st = os.fstat(fd)
-        if st.st_size == 0 and st.st_uid == 0:
-            os.fchown(fd, uid, gid)
-        elif st.st_uid != uid:
-            os.close(fd)
-            raise PermissionError(1, f"mailbox {path} is not owned by uid {uid}")
-    _drop(uid, gid)
-    if job["op"] == "read":
-        data, owner = read_small_file(path)
-        return {"data": base64.b64encode(data).decode(), "owner": owner}
-    if job["op"] == "mbox":
-        lock = LockPolicy(tuple(job["lock"][0]), *job["lock"][1:])
-        opener = (lambda *a: fd) if fd is not None else None
-        if fd is None:
-            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
-        mbox.append(path, _writer(job, stdin), lock, job["size_limit"], opener=opener)
-        return {"ok": True}
-    if job["op"] == "maildir":
-        return {"path": maildir.deliver(path, _writer(job, stdin), job["size_limit"],
-                                        job.get("now"))}
-    raise ValueError(f"unknown helper op {job['op']!r}")
-
-
-def main():
-    stdin = sys.stdin.buffer
-    try:
-        answer = serve(json.loads(stdin.readline()), stdin)
-    except OSError as e:
-        answer = {"errno": e.errno or 5, "strerror": e.strerror or str(e)}
-    except Exception as e:  # a bug: report it as a temporary failure, never a traceback
-        answer = {"errno": 5, "strerror": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(json.dumps(answer))
-    sys.stdout.flush()
-
-
-if __name__ == "__main__":
-    main()

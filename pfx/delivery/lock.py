@@ -4,40 +4,64 @@ Dovecot's ``mbox_write_locks = fcntl dotlock`` and Postfix's ``mailbox_delivery_
 fcntl, dotlock`` interoperate because both sides take the same kinds. A dot lock older
 than stale_lock_time is removed (dot_lockfile.c). fcntl locks are per process, so
 threads of one process are serialized by a per-path in-process lock as well.
+
+Stdlib only: the privileged helper child (pfx.delivery.helper_child) imports this, and
+every import there is paid on each delivery.
 """
 
+import _thread  # threading.Lock itself, without threading's imports (functools, collections)
 import errno
 import fcntl
 import os
-import socket
-import threading
 import time
-
-import attrs
 
 KINDS = ("fcntl", "flock", "dotlock")
 
 
-@attrs.frozen
 class LockPolicy:
-    kinds: tuple = ("fcntl", "dotlock")
-    attempts: int = 20          # deliver_lock_attempts
-    delay: float = 1.0          # deliver_lock_delay
-    stale: float = 500.0        # stale_lock_time
+    """An immutable value: kinds, deliver_lock_attempts, deliver_lock_delay,
+    stale_lock_time. Hand-written rather than attrs so the helper child stays light."""
+
+    __slots__ = ("kinds", "attempts", "delay", "stale")
+
+    def __init__(self, kinds=("fcntl", "dotlock"), attempts=20, delay=1.0, stale=500.0):
+        for name, value in zip(self.__slots__, (tuple(kinds), attempts, delay, stale)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"LockPolicy is immutable: cannot set {name}")
+
+    def __delattr__(self, name):
+        raise AttributeError(f"LockPolicy is immutable: cannot delete {name}")
+
+    def __reduce__(self):  # copy and pickle through __init__, not slot by slot
+        return LockPolicy, self._key()
+
+    def _key(self):
+        return (self.kinds, self.attempts, self.delay, self.stale)
+
+    def __eq__(self, other):
+        return self._key() == other._key() if type(other) is LockPolicy else NotImplemented
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return "LockPolicy(kinds={!r}, attempts={!r}, delay={!r}, stale={!r})".format(*self._key())
 
 
 class LockBusy(OSError):
     """The lock could not be had within the attempts (a temporary failure)."""
 
 
-_inproc_guard = threading.Lock()
+_inproc_guard = _thread.allocate_lock()
 _inproc: dict = {}
 
 
 def inprocess_lock(path):
     """One threading.Lock per path: fcntl cannot keep this process's threads apart."""
     with _inproc_guard:
-        return _inproc.setdefault(os.path.abspath(path), threading.Lock())
+        return _inproc.setdefault(os.path.abspath(path), _thread.allocate_lock())
 
 
 def _retry(take, policy, what, sleep):
@@ -76,7 +100,7 @@ def dotlock(path, policy, sleep=time.sleep, now=time.time):
     """Create ``path.lock`` exclusively (link of a unique file, NFS-safe as Dovecot's);
     remove one older than ``policy.stale``. Returns the lock path. EACCES propagates."""
     lock = path + ".lock"
-    tmp = f"{lock}.{socket.gethostname()}.{os.getpid()}.{threading.get_ident()}"
+    tmp = f"{lock}.{os.uname().nodename}.{os.getpid()}.{_thread.get_ident()}"
 
     def take():
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

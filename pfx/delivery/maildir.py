@@ -8,7 +8,6 @@ A failure removes the tmp/ file, so nothing half-written ever appears in new/.
 
 import itertools
 import os
-import socket
 import time
 
 from pfx.delivery.mbox import FdWriter
@@ -19,7 +18,7 @@ _counter = itertools.count(1)
 def unique_name(now=None, pid=None, host=None):
     now = time.time() if now is None else now
     sec, usec = int(now), int((now - int(now)) * 1_000_000)
-    host = (host or socket.gethostname()).replace("/", "\\057").replace(":", "\\072")
+    host = (host or os.uname().nodename).replace("/", "\\057").replace(":", "\\072")
     return f"{sec}.M{usec}P{pid or os.getpid()}Q{next(_counter)}.{host}"
 
 

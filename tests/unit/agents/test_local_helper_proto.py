@@ -2,11 +2,14 @@
 
 import base64
 import io
+import json
 import os
+import subprocess
+import sys
 
 import pytest
 
-from pfx.delivery import helper
+from pfx.delivery import helper, helper_child
 
 
 def test_helper_writes_a_maildir_and_reads_a_file(tmp_path):
@@ -33,3 +36,28 @@ def test_helper_errors_come_back_as_oserror(tmp_path):
                    io.BytesIO(b"x" * 100))
     assert e.value.errno == 27  # EFBIG: mailbox_size_limit
     assert os.path.getsize(tmp_path / "mbox") == 0
+
+
+def test_helper_child_imports_only_the_stdlib_and_pfx():
+    # the child starts as `python -I -S`: every import is paid on each delivery, and
+    # site-packages (attrs, twisted) is not even on its path
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); import pfx.delivery.helper_child; "
+              "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", script, helper._PKG_DIR],
+                         capture_output=True, text=True, check=True).stdout.split()
+    foreign = [m for m in out
+               if m not in ("pfx", "__main__") and m not in sys.stdlib_module_names]
+    assert "pfx" in out and foreign == []
+
+
+@pytest.mark.parametrize("text", ["plain", 'q"b\\s\n\t\x7f', "é€", "\udcff", "\U0001f4e7"])
+def test_helper_child_answers_are_json(text):
+    answer = {"path": text, "errno": 5, "ok": True, "no": False}
+    assert json.loads(helper_child._json(answer)) == answer
+    assert helper_child._json(answer).isascii()
+
+
+def test_helper_garbled_job_is_a_temporary_failure():
+    proc = subprocess.run([sys.executable, "-I", "-S", "-c", helper._BOOT, helper._PKG_DIR],
+                          input=b"\x00\x00\x00\x05xx", capture_output=True, check=True)
+    assert json.loads(proc.stdout)["errno"] == 5
