@@ -48,6 +48,15 @@ def too_many(addr: str) -> Reply:
     return Reply(450, Dsn("4.7.1"), f"Error: too many AUTH commands from {addr}")
 
 
+def log_attributes(method: str, username: str, auth_param) -> str:
+    """The ``, sasl_method=..., sasl_username=..., sasl_sender=...`` part of smtpd's
+    ``client=`` line (never a credential; sasl_sender is MAIL FROM's AUTH=)."""
+    text = f", sasl_method={method}, sasl_username={username}" if username else ""
+    if auth_param and auth_param != "<>":
+        text += f", sasl_sender={R.printable(auth_param, 255)}"
+    return text
+
+
 def is_base64(text: str) -> bool:
     return bool(_B64.match(text))
 

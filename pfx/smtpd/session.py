@@ -27,7 +27,7 @@ from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, D
                              EndOfChunk, EndOfData, Etrn, Helo, MailFrom, Noop, Quit, RcptTo, Reject, Rset,
                              StartTLS, Vrfy)
 from pfx.smtpd import access, dnschecks, policy, restrictions, sasl_login  # noqa: F401  (they register restrictions)
-from pfx.smtpd import addr
+from pfx.smtpd import addr, sasl as sasl_mod
 from pfx.smtpd.actions import MessageActions
 from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
 from pfx.smtpd.footer import apply_footer
@@ -38,10 +38,6 @@ QUEUE_WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
 INTERNAL_ERROR = Reply(451, Dsn("4.3.0"), "Error: internal error")
 SMTPUTF8_REQUIRED = Reply(553, Dsn("5.6.7"), "Must declare SMTPUTF8 to send unicode address")
 OVER_LIMIT = "{host} Error: too many connections from {addr}"
-
-
-def _ascii(text: str) -> bool:
-    return text.isascii()
 
 
 class Session:
@@ -227,7 +223,7 @@ class Session:
         if self.access_denied is not None:
             return self._denied()
         address = event.address
-        if not _ascii(address) and not event.params.smtputf8:
+        if not address.isascii() and not event.params.smtputf8:
             return SMTPUTF8_REQUIRED
         self._reset()
         self.sender = addr.internal(address) if address else ""
@@ -254,7 +250,7 @@ class Session:
         if self.access_denied is not None:
             return self._denied()
         address = event.address
-        if not _ascii(address) and not (self.mail_params and self.mail_params.smtputf8):
+        if not address.isascii() and not (self.mail_params and self.mail_params.smtputf8):
             return SMTPUTF8_REQUIRED
         internal = addr.internal(address)
         self.check.recipient = internal
@@ -286,18 +282,15 @@ class Session:
     def _open(self) -> Reply | None:
         """Open the queue file and write our Received header; a Reply on failure."""
         try:
-            extra = {"content_filter": self.config.content_filter} \
-                if self.config.content_filter else {}
+            extra = {"content_filter": cf} if (cf := self.config.content_filter) else {}
             self.writer = self._submitter().open_message(self._envelope(), **extra)
         except Exception as e:
             self.log.warning(f"{self.namaddr}: cannot open a queue file: {e}")
             self.writer = None
             return QUEUE_WRITE_ERROR
         self.queue_id = str(self.writer.queue_id)
-        sasl = f", sasl_method={self.sasl_method}, sasl_username={self.sasl_username}" if self.sasl_username else ""
         auth = self.mail_params.auth if self.mail_params is not None else None
-        if auth and auth != "<>":  # MAIL FROM AUTH=, as Postfix logs it
-            sasl += f", sasl_sender={R.printable(auth, 255)}"
+        sasl = sasl_mod.log_attributes(self.sasl_method, self.sasl_username, auth)
         self.log.info(f"{self.queue_id}: client={self.namaddr}{sasl}")
         prepend = "".join(f"{header}\n" for header in self.actions.headers())  # access(5) PREPEND
         self.writer.write((self.received_header() + prepend).encode("utf-8", "surrogateescape"))
