@@ -1,5 +1,5 @@
 """The table-driven restrictions: check_{client,helo,sender,recipient}_access with access(5)
-results, and reject_unlisted_recipient against the recipient's address-class table
+results, and reject_unlisted_recipient/_sender against the address-class tables
 (local_recipient_maps, virtual_alias_maps, virtual_mailbox_maps, relay_recipient_maps,
 relocated_maps; smtpd_check.c).
 
@@ -19,7 +19,8 @@ from twisted.internet import defer
 from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.errors import TableRetry
-from pfx.smtpd.checks import DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, PERMIT, STAGE_CLASS, restriction
+from pfx.smtpd.checks import (DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, PERMIT, STAGE_CLASS,
+                              fix_dsn, restriction)
 from pfx.tables import match
 
 _NUMERIC = re.compile(r"^([45]\d\d)(?:\s+(.*))?$", re.S)
@@ -43,9 +44,8 @@ def find(tables, keys):
 def _reply(state, code, default_dsn, text, stage):
     m = _DSN.match(text)
     dsn, text = (m.group(1), m.group(2)) if m else (default_dsn, text)
-    if dsn[0] != str(code)[0]:
-        dsn = str(code)[0] + dsn[1:]
-    return Reply(code, Dsn(dsn), f"<{state.subject(stage)}>: {STAGE_CLASS[stage]} rejected: {text}")
+    return Reply(code, Dsn(fix_dsn(code, dsn, stage)),
+                 f"<{state.subject(stage)}>: {STAGE_CLASS[stage]} rejected: {text}")
 
 
 def access_result(state, value, stage):
@@ -158,19 +158,30 @@ _CLASS_MAPS = {"alias": ("virtual_alias_maps", "unknown_virtual_alias_reject_cod
 
 
 @restriction("reject_unlisted_recipient")
-@defer.inlineCallbacks
 def reject_unlisted_recipient(state, arg):
     """Postfix's check_rcpt_maps: the recipient must be known in its address class's table."""
+    return _unlisted(state, state.recipient, "recipient", "5.1.1")
+
+
+@restriction("reject_unlisted_sender")
+def reject_unlisted_sender(state, arg):
+    """The same check for the sender (the null sender passes), as Postfix's
+    check_sender_rcpt_maps: ``Sender address rejected: User unknown in ... table``."""
+    return _unlisted(state, state.sender or None, "sender", "5.1.1")
+
+
+@defer.inlineCallbacks
+def _unlisted(state, address, stage, unknown_dsn):
     config = state.config
-    if state.recipient is None or state.tables is None:
+    if address is None or state.tables is None:
         return DUNNO
-    res = resolve(state.recipient, config.resolve)
+    res = resolve(address, config.resolve)
     if res.failed:
-        return _reply(state, 450, "4.3.0", "Temporary lookup failure", "recipient")
+        return _reply(state, 450, "4.3.0", "Temporary lookup failure", stage)
     if res.error:
         return DUNNO
     if res.transport == "error" and res.nexthop.startswith("5.1.6 "):
-        return _reply(state, 550, "5.1.6", res.nexthop[6:], "recipient")  # relocated_maps
+        return _reply(state, 550, "5.1.6", res.nexthop[6:], stage)  # relocated_maps
     delimiter = config.recipient_delimiter
     try:
         aliases = config.recipient_maps.get("virtual_alias_maps", "")
@@ -192,7 +203,7 @@ def reject_unlisted_recipient(state, arg):
             return DUNNO  # an empty map means "accept any user" (except virtual alias domains)
         value = (yield find(state.tables.open_list(maps), keys)) if maps else None
     except TableRetry:
-        return _reply(state, 450, "4.3.0", "Temporary lookup failure", "recipient")
+        return _reply(state, 450, "4.3.0", "Temporary lookup failure", stage)
     if value is not None:
         return DUNNO
-    return _reply(state, config.codes.get(code, 550), "5.1.1", f"User unknown in {name}", "recipient")
+    return _reply(state, config.codes.get(code, 550), unknown_dsn, f"User unknown in {name}", stage)

@@ -23,6 +23,27 @@ STAGE_CLASS = {"client": "Client host", "helo": "Helo command", "sender": "Sende
                "data": "Data command", "end_of_data": "End-of-data"}
 
 
+# X.1.<micro> -> the detail a sender / a recipient rejection carries (smtpd_dsn_fix.c):
+# an address status is made to name the address actually rejected.
+_SENDER_DSN = {"1": "1.7", "2": "1.8", "3": "1.7", "4": "1.7", "5": "1.0", "6": "1.7",
+               "7": "1.7", "8": "1.8"}
+_RECIPIENT_DSN = {"1": "1.1", "2": "1.2", "3": "1.3", "4": "1.4", "5": "1.5", "6": "1.6",
+                  "7": "1.3", "8": "1.2"}
+
+
+def fix_dsn(code: int, dsn: str, stage: str) -> str:
+    """``dsn`` with the reply code's class, and an address detail (X.1.Y) that fits
+    the stage: 5.1.1 while rejecting a sender becomes 5.1.7; any X.1.Y while rejecting
+    a client, HELO or DATA becomes X.0.0."""
+    klass = str(code)[0]
+    _, subject, detail = dsn.split(".", 2)
+    if subject == "1":
+        table = {"sender": _SENDER_DSN, "recipient": _RECIPIENT_DSN,
+                 "relay": _RECIPIENT_DSN}.get(stage)
+        return f"{klass}.{table.get(detail, '1.0')}" if table is not None else f"{klass}.0.0"
+    return f"{klass}.{subject}.{detail}"
+
+
 @attrs.frozen
 class Restriction:
     fn: object
@@ -89,8 +110,7 @@ class CheckState:
     def reply(self, code: int, dsn: str, text: str, stage=None) -> Reply:
         """``CODE X.Y.Z <subject>: Class rejected: text`` with dsn's class made to agree."""
         stage = stage or self.stage
-        klass = str(code)[0]
-        return Reply(code, Dsn(klass + dsn[1:]),
+        return Reply(code, Dsn(fix_dsn(code, dsn, stage)),
                      f"<{self.subject(stage)}>: {STAGE_CLASS[stage]} rejected: {text}")
 
 
@@ -210,13 +230,15 @@ def evaluate(state: CheckState, stages):
         result = yield run.run_list(state.config.restrictions.get(stage, []))
         if isinstance(result, Reply):
             return Verdict(result, tuple(run.warnings))
-    unlisted = RESTRICTIONS.get("reject_unlisted_recipient")
-    if "recipient" in stages and state.config.reject_unlisted_recipient and unlisted is not None:
-        # smtpd_reject_unlisted_recipient: applies even when a list said permit.
-        state.stage = "recipient"
-        result = yield defer.maybeDeferred(unlisted.fn, state, None)
-        if isinstance(result, Reply):
-            return Verdict(result, tuple(run.warnings))
+    # smtpd_reject_unlisted_sender/_recipient: apply even when a list said permit.
+    for stage, wanted in (("sender", state.config.reject_unlisted_sender),
+                          ("recipient", state.config.reject_unlisted_recipient)):
+        unlisted = RESTRICTIONS.get(f"reject_unlisted_{stage}")
+        if stage in stages and wanted and unlisted is not None:
+            state.stage = stage
+            result = yield defer.maybeDeferred(unlisted.fn, state, None)
+            if isinstance(result, Reply):
+                return Verdict(result, tuple(run.warnings))
     if run.defer_if_permit is not None:
         return Verdict(run.defer_if_permit, tuple(run.warnings))
     return Verdict(None, tuple(run.warnings))

@@ -45,6 +45,7 @@ class SmtpdConfig:
     access_parent: bool = True  # smtpd_access_maps in parent_domain_matches_subdomains
     recipient_delimiter: str = ""
     reject_unlisted_recipient: bool = True
+    reject_unlisted_sender: bool = False
     local_recipient_maps: str = ""
     recipient_maps: dict = attrs.field(factory=dict)  # virtual_alias_maps, ... -> their text
     resolve: object = None  # pfx.address.resolve.ResolveSettings
@@ -145,6 +146,7 @@ def from_settings(settings, tables=None) -> SmtpdConfig:
         access_parent="smtpd_access_maps" in parent,
         recipient_delimiter=text("recipient_delimiter"),
         reject_unlisted_recipient=get("smtpd_reject_unlisted_recipient"),
+        reject_unlisted_sender=get("smtpd_reject_unlisted_sender"),
         local_recipient_maps=text("local_recipient_maps").strip(),
         recipient_maps={name: param_reader(settings)(name).strip() for name in _MAPS},
         resolve=make_resolve_settings(settings, tables),

@@ -81,6 +81,7 @@ PARAMETERS = (
     Param("unknown_virtual_mailbox_reject_code", "550", "int", min=400, max=599),
     Param("unknown_relay_recipient_reject_code", "550", "int", min=400, max=599),
     Param("smtpd_reject_unlisted_recipient", "yes", "bool"),
+    Param("smtpd_reject_unlisted_sender", "no", "bool"),
     Param("unknown_address_reject_code", "450", "int", min=400, max=599),
     Param("unknown_hostname_reject_code", "450", "int", min=400, max=599),
     Param("reject_tempfail_action", "defer_if_permit"),

@@ -7,7 +7,7 @@ from zope.interface import implementer
 
 from pfx.errors import TableRetry
 from pfx.interfaces import ILookupTable, ITableType
-from pfx.smtpd.checks import CheckState, evaluate
+from pfx.smtpd.checks import CheckState, evaluate, fix_dsn
 from pfx.tables.registry import Registry, types_by_name
 from tests.unit.smtpd.test_smtpd_checks import result_of
 from tests.unit.smtpd.smtpd_helpers import make_config
@@ -176,6 +176,22 @@ def test_unlisted_check_off():
     assert reply_of({}, rcpt="nobody@mx.example.test", settings={**LOCAL, "local_recipient_maps": ""}) is None
 
 
+@pytest.mark.parametrize("sender,expected", [
+    ("bob@mx.example.test", None),
+    ("", None),  # the null sender is never "unlisted"
+    ("s@example.org", None),  # not one of our domains
+    ("nobody@mx.example.test",
+     "550 5.1.7 <nobody@mx.example.test>: Sender address rejected: User unknown in local recipient table"),
+])
+def test_unlisted_sender(sender, expected):
+    by_restriction = reply_of({"sender": "reject_unlisted_sender"}, sender=sender,
+                              rcpt="bob@mx.example.test", settings=LOCAL)
+    by_parameter = reply_of({}, sender=sender, rcpt="bob@mx.example.test",
+                            settings={**LOCAL, "smtpd_reject_unlisted_sender": "yes"})
+    assert by_restriction == by_parameter == expected
+    assert reply_of({}, sender=sender, rcpt="bob@mx.example.test", settings=LOCAL) is None  # default no
+
+
 def test_virtual_and_relay_classes_and_relocated():
     settings = {"virtual_alias_domains": "alias.example", "virtual_alias_maps": "inline:{ a@alias.example=bob }",
                 "virtual_mailbox_domains": "box.example", "virtual_mailbox_maps": "inline:{ m@box.example=x }",
@@ -194,3 +210,24 @@ def test_virtual_and_relay_classes_and_relocated():
         f"550 5.1.1 <s@relay.example>: {rr}: User unknown in relay recipient table"
     assert reply_of({}, rcpt="old@mx.example.test", settings=settings) == \
         f"550 5.1.6 <old@mx.example.test>: {rr}: User has moved to new@elsewhere.example"
+
+
+@pytest.mark.parametrize("code,dsn,stage,expected", [
+    (550, "5.1.1", "sender", "5.1.7"),
+    (450, "5.1.2", "sender", "4.1.8"),
+    (550, "5.1.5", "sender", "5.1.0"),
+    (550, "5.1.9", "sender", "5.1.0"),
+    (554, "5.1.7", "recipient", "5.1.3"),
+    (550, "5.1.8", "relay", "5.1.2"),
+    (554, "5.1.1", "client", "5.0.0"),
+    (554, "5.7.1", "sender", "5.7.1"),
+    (450, "5.7.1", "client", "4.7.1"),
+])
+def test_fix_dsn_names_the_rejected_address(code, dsn, stage, expected):
+    assert fix_dsn(code, dsn, stage) == expected
+
+
+def test_access_table_dsn_is_fixed_for_the_sender():
+    reply = reply_of({"sender": "check_sender_access inline:{ { s@example.org = 550 5.1.1 gone } }"},
+                     sender="s@example.org", rcpt="bob@mx.example.test", settings=LOCAL)
+    assert reply == "550 5.1.7 <s@example.org>: Sender address rejected: gone"
