@@ -107,9 +107,11 @@ class IMessageWriter(Interface):
         Deferred that fires when the data is taken; a caller streaming from the network
         waits for it before writing more (smtpd stops reading meanwhile)."""
 
-    def commit():
+    def commit(actions=()):
         """-> Deferred firing with the queue ID only after the file is on disk, or
-        failing with a pfx.dsn.Reply-carrying error (4xx or 5xx) to pass on."""
+        failing with a pfx.dsn.Reply-carrying error (4xx or 5xx) to pass on.
+        ``actions``: late submitter actions, (name, value) pairs as in the Envelope's
+        ``actions`` (smtpd's END-OF-MESSAGE access results); only smtpd passes them."""
 
     def abort():
         """Discard everything written so far."""

@@ -169,7 +169,7 @@ class RefusedWriter:
     def write(self, data):
         return defer.succeed(None)
 
-    def commit(self):
+    def commit(self, actions=()):
         return defer.fail(SubmitRejected(self.reply))
 
     def abort(self):
@@ -218,11 +218,14 @@ class MessageWriter:
         self._buf.clear()
         return self._step(self._write_chunk, chunk)
 
-    def commit(self):
-        """-> Deferred[queue ID str], fired after fsync; or SubmitRejected(reply)."""
+    def commit(self, actions=()):
+        """-> Deferred[queue ID str], fired after fsync; or SubmitRejected(reply).
+        ``actions``: late HOLD, DISCARD, ... as in the Envelope's (see IMessageWriter)."""
         if not self._open:
             raise ValueError(f"{self.queue_id}: commit after commit or abort")
         self._open = False
+        if actions and self._checks is not None:
+            self._checks.apply_submitter_actions(actions)
         rest = bytes(self._buf)
         self._buf.clear()
         done = defer.Deferred()

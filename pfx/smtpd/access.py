@@ -66,17 +66,14 @@ def access_result(state, value, stage):
         return DEFER_IF_REJECT
     if verb == "DEFER_IF_PERMIT":
         return DEFER_IF_PERMIT
-    if verb == "WARN":
-        state.notes.append(rest)
+    if verb in ("WARN", "INFO"):  # logged as "warn: ..." / "info: ..." by the session
+        (state.notes if verb == "WARN" else state.infos).append(rest)
         return DUNNO
     m = _NUMERIC.match(value)
     if m:
         return _reply(state, int(m.group(1)), f"{m.group(1)[0]}.7.1", m.group(2) or "Access denied", stage)
     if verb in _MESSAGE_ACTIONS:
         return _message_action(state, verb, rest, stage)
-    if verb == "INFO":
-        state.notes.append("access action INFO is not supported yet; ignored")
-        return DUNNO
     # Anything else is a restriction list or a class name (access(5) "restriction...").
     return state.run_list([w for w in re.split(r"[\s,]+", value) if w], 1)
 

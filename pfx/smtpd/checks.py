@@ -81,6 +81,7 @@ class CheckState:
     sasl_sender: str = ""  # MAIL FROM AUTH= (for policy servers)
     tables: object = None  # opens "type:name" lists, or None when no tables are installed
     notes: list = attrs.field(factory=list)  # WARN texts from access tables, for the log
+    infos: list = attrs.field(factory=list)  # INFO texts from access tables, for the log
     actions: list = attrs.field(factory=list)  # access(5) HOLD, ... PREPEND: (name, value, log text)
     warnings: list = attrs.field(factory=list)  # configuration problems to log as warnings
     run_list: object = None  # the running evaluation's list runner, for nested lists

@@ -366,9 +366,9 @@ class Session:
                 writer.abort()
             self._reset()
             return refusal
-        qid = self.queue_id
+        qid, late = self.queue_id, self.actions.for_commit()
         self._reset()
-        d = defer.maybeDeferred(writer.commit)
+        d = defer.maybeDeferred(writer.commit, *((late,) if late else ()))
 
         def done(queue_id):
             return R.queued(str(queue_id or qid), total)
@@ -457,10 +457,11 @@ class Session:
         d = evaluate(self.check, stages)
 
         def verdict(v):
-            for note in self.check.notes:
-                self.log.info(f"{self.queue_id or 'NOQUEUE'}: warn: {command} from {self.namaddr}: {note}; "
-                              f"{self._log_tail()}")
-            del self.check.notes[:]
+            for kind, notes in (("warn", self.check.notes), ("info", self.check.infos)):
+                for note in notes:
+                    self.log.info(f"{self.queue_id or 'NOQUEUE'}: {kind}: {command} from {self.namaddr}: "
+                                  f"{note}; {self._log_tail()}")
+                del notes[:]
             for warning in self.check.warnings:
                 self.log.warning(warning)
             del self.check.warnings[:]

@@ -359,3 +359,16 @@ def test_unknown_envelope_action_is_warned_about(tmp_path):
     sub, log = make_submitter(tmp_path)
     result_of(submit_with_actions(sub, [("explode", "x")]))
     assert any("unknown submitter action 'explode'" in line for line in log.lines)
+
+
+def test_late_actions_given_with_commit_apply_like_the_envelope_s(tmp_path):
+    sub, _ = make_submitter(tmp_path)
+    sub.store.check(repair=True)
+
+    def submit_late(actions):
+        w = sub.open_message(Envelope("a@example.test", (Recipient("b@example.test"),), client=SMTP))
+        w.write(b"Subject: x\n\nbody\n")
+        return result_of(w.commit(actions))
+    info, _ = stored(sub, submit_late((("bcc", "copy@example.test"),)))
+    assert [r.address for r in info.recipients] == ["b@example.test", "copy@example.test"]
+    assert sub.store.find(QueueId(submit_late((("hold", ""),)))) == "hold"

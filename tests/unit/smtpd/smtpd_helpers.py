@@ -60,8 +60,9 @@ class FakeWriter:
     def write(self, data):
         self.data += data
 
-    def commit(self):
+    def commit(self, actions=()):
         self.committed = True
+        self.late_actions = actions
         return self.commit_deferred if self.commit_deferred is not None else defer.succeed(self.queue_id)
 
     def abort(self):

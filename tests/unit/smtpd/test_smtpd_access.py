@@ -107,6 +107,12 @@ def test_warn_is_noted():
     assert state.notes == ["look"]
 
 
+def test_info_is_noted_apart_from_warn():
+    d, state = run({"recipient": "check_recipient_access inline:{ { r@elsewhere.example = INFO seen it } }"})
+    assert result_of(d).reply is None
+    assert state.infos == ["seen it"] and state.notes == []
+
+
 @pytest.mark.parametrize("value,action", [
     ("HOLD", ("hold", "", "<r@elsewhere.example>: Recipient address triggers HOLD action")),
     ("HOLD look at it", ("hold", "look at it", "<r@elsewhere.example>: Recipient address look at it")),

@@ -84,10 +84,29 @@ def test_bad_action_argument_is_warned_about():
     assert any(line.startswith("warning: access table: bad REDIRECT target") for line in h.log.lines)
 
 
-def test_end_of_data_actions_are_warned_about_and_ignored():
+def test_end_of_data_actions_go_with_the_commit():
     h, _ = deliver("", smtpd_recipient_restrictions="permit",
-                   smtpd_end_of_data_restrictions="check_client_access inline:{ 127.0.0.1=HOLD }")
-    assert "warning: 4QID1: access actions at END-OF-MESSAGE are not supported; ignored: HOLD" in h.log.lines
+                   smtpd_end_of_data_restrictions="check_client_access inline:{ { 127.0.0.1 = HOLD eod } }")
+    writer = h.submitter.writers[0]
+    assert writer.envelope.actions == ()
+    assert writer.late_actions == (("hold", "eod"),)
+    assert ("4QID1: hold: END-OF-MESSAGE from client.example.org[127.0.0.1]: <client.example.org[127.0.0.1]>: "
+            "Client host eod; " + TAIL) in h.log.lines
+
+
+@pytest.mark.parametrize("verb", ["WARN", "INFO"])
+def test_warn_and_info_are_logged_with_their_kind(verb):
+    h, _ = deliver(f"{{ b@mx.example.test = {verb} look here }}")
+    assert (f"NOQUEUE: {verb.lower()}: RCPT from client.example.org[127.0.0.1]: look here; {TAIL}"
+            in h.log.lines)
+    assert h.submitter.writers[0].envelope.actions == ()
+
+
+def test_end_of_data_prepend_is_too_late():
+    h, _ = deliver("", smtpd_recipient_restrictions="permit",
+                   smtpd_end_of_data_restrictions="check_client_access inline:{ { 127.0.0.1 = PREPEND X-A: b } }")
+    assert h.submitter.writers[0].late_actions == ()
+    assert any("action PREPEND is unavailable at END-OF-MESSAGE" in line for line in h.log.lines)
 
 
 def test_client_action_without_delay_reject_lasts_for_the_session():
