@@ -147,22 +147,18 @@ def masquerade(address, mappings):
 
 def rewrite_sender(address, mappings, queue_id, klass=ENVELOPE_SENDER, warn=None):
     """sender_canonical_maps, then canonical_maps, then masquerading, per the classes."""
-    if klass in mappings.sender_canonical_classes:
-        address = canonical(address, mappings.sender_canonical_maps, mappings,
-                            "sender_canonical_maps", queue_id, warn)
-    if klass in mappings.canonical_classes:
-        address = canonical(address, mappings.canonical_maps, mappings, "canonical_maps",
-                            queue_id, warn)
-    if klass in mappings.masquerade_classes:
-        address = masquerade(address, mappings)
-    return address
+    return _rewrite(address, mappings, queue_id, klass, warn, "sender")
 
 
 def rewrite_recipient(address, mappings, queue_id, klass=ENVELOPE_RECIPIENT, warn=None):
     """recipient_canonical_maps, then canonical_maps, then masquerading, per the classes."""
-    if klass in mappings.recipient_canonical_classes:
-        address = canonical(address, mappings.recipient_canonical_maps, mappings,
-                            "recipient_canonical_maps", queue_id, warn)
+    return _rewrite(address, mappings, queue_id, klass, warn, "recipient")
+
+
+def _rewrite(address, mappings, queue_id, klass, warn, side):
+    if klass in getattr(mappings, f"{side}_canonical_classes"):
+        name = f"{side}_canonical_maps"
+        address = canonical(address, getattr(mappings, name), mappings, name, queue_id, warn)
     if klass in mappings.canonical_classes:
         address = canonical(address, mappings.canonical_maps, mappings, "canonical_maps",
                             queue_id, warn)
