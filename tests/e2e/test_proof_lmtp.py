@@ -103,8 +103,10 @@ def test_one_message_several_users_one_status_each(config_dir, run_twistd, dovec
         assert strip_trace(strip_trace(served)) == sent
     assert not dovecot.maildir_files("carol@example.test")
     # bob sent it: the non-delivery notice (ghost, carol) reaches bob's Dovecot mailbox
-    m = re.search(rf"{qid}: sender non-delivery notification: (\w+)", log)
-    assert m, log
+    # the notice is sent after the last status line: wait for it, not just read
+    config_dir.wait_for_log(f"{qid}: sender non-delivery notification:")
+    m = re.search(rf"{qid}: sender non-delivery notification: (\w+)", config_dir.log_text())
+    assert m, config_dir.log_text()
     config_dir.wait_for_log(f"{m.group(1)}: removed")
     notices = [msg for msg in dovecot.fetch_all("bob@example.test")
                if b"Message-ID: <several@" not in msg.split(b"\r\n\r\n", 1)[0]]
