@@ -38,8 +38,7 @@ def _child(ctl, fd):
     try:
         # first: a child later running as the user must hold no way to the control channel
         ctl.close()
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # SIGINT stays ignored, as the server's
         helper_child.main(os.fdopen(fd, "rb", closefd=False), fd)
         status = 0
     finally:
@@ -68,7 +67,8 @@ def serve_forever(ctl):
 
 
 def main():
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a ^C to pfx's group: pfx decides
+    # a ^C to pfx's process group: pfx decides, and no delivery is cut half-way
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGCHLD, _reap)
     ctl = socket.socket(fileno=int(sys.argv[2]))
     gc.freeze()  # out of the collector's reach: a child's collection copies no page of them

@@ -6,6 +6,7 @@ import io
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import time
@@ -14,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from pfx.delivery import helper
+from pfx.delivery.forkserver import PID
 
 ROOT = os.geteuid() == 0
 NOBODY, DAEMON = (65534, 65534), (1, 1)  # Debian's nobody/nogroup and daemon
@@ -200,6 +202,39 @@ def test_a_killed_server_is_restarted_by_the_next_job(top):
     assert server_pid() not in (first, second) and not os.path.exists(f"/proc/{second}")
     assert sorted(open(f"{top}/M/new/{n}", "rb").read()
                   for n in os.listdir(f"{top}/M/new")) == [b"one\n", b"three\n", b"two\n"]
+
+
+def test_a_job_in_flight_outlives_a_killed_server(top):
+    path = os.path.join(top, "mbox")
+    with open(path, "ab") as held:
+        os.chown(path, *ME)
+        fcntl.lockf(held, fcntl.LOCK_EX)
+        outcome = []
+        hung = threading.Thread(target=lambda: outcome.append(locked_mbox(path, 30)))
+        hung.start()
+        wait_for(lambda: helper._server is not None and len(children(server_pid())) == 1)
+        first = server_pid()
+        os.kill(first, signal.SIGKILL)
+        assert open(maildir(f"{top}/M", b"next\n"), "rb").read() == b"next\n"
+        assert server_pid() != first
+        fcntl.lockf(held, fcntl.LOCK_UN)
+        hung.join(30)
+    assert outcome == [{"ok": True}]  # its own socket still reaches pfx
+    assert open(path, "rb").read().endswith(b"\nbody\n\n")
+
+
+def test_a_malformed_control_packet_is_refused(top):
+    maildir(f"{top}/M", b"a\n")
+    server, ctl = server_pid(), helper._server.ctl
+    a, b = socket.socketpair()
+    for packet, fds in ((b"J", []), (b"X", [a.fileno()]), (b"J", [a.fileno(), b.fileno()])):
+        socket.send_fds(ctl, [packet], fds)
+        assert PID.unpack(ctl.recv(16))[0] == -22
+    a.close()
+    b.close()
+    assert children(server) == []  # nothing forked
+    assert open(maildir(f"{top}/M", b"b\n"), "rb").read() == b"b\n"
+    assert server_pid() == server
 
 
 def test_shutdown_leaves_nothing_running(top):
