@@ -209,13 +209,21 @@ def _exchange(sock, data, content, deadline):
         pass  # the child stopped reading: its answer says why
     sock.settimeout(left())
     answer, size = [], 0
-    while chunk := sock.recv(65536):
+    while chunk := _recv(sock):
         answer.append(chunk)
         size += len(chunk)
         if size > _MAX_ANSWER:
             return b""  # not an answer the child sends: a failure
         sock.settimeout(left())
     return b"".join(answer)
+
+
+def _recv(sock):
+    try:
+        return sock.recv(65536)
+    except ConnectionResetError:
+        # a child that quit without reading all the message: its answer came before this
+        return b""
 
 
 def _answer(answer, who):

@@ -151,6 +151,13 @@ def test_a_message_that_cannot_be_read_to_its_end_is_not_delivered(top):
     assert not os.path.exists(f"{top}/M/new") or os.listdir(f"{top}/M/new") == []
 
 
+def test_a_child_failing_before_reading_a_big_message_has_its_answer_heard(top):
+    os.makedirs(f"{top}/ro")
+    os.chmod(f"{top}/ro", 0o555)
+    with pytest.raises(PermissionError):  # not ECONNRESET from its unread data
+        maildir(f"{top}/ro/M", b"x" * (4 << 20))
+
+
 def test_a_running_child_holds_only_its_own_job_socket(top):
     path = os.path.join(top, "mbox")
     with open(path, "ab") as held:
@@ -226,6 +233,7 @@ def test_a_job_in_flight_outlives_a_killed_server(top):
 def test_a_malformed_control_packet_is_refused(top):
     maildir(f"{top}/M", b"a\n")
     server, ctl = server_pid(), helper._server.ctl
+    wait_for(lambda: children(server) == [])  # the first job's child reaped
     a, b = socket.socketpair()
     for packet, fds in ((b"J", []), (b"X", [a.fileno()]), (b"J", [a.fileno(), b.fileno()])):
         socket.send_fds(ctl, [packet], fds)
