@@ -14,8 +14,9 @@ checkout on PYTHONPATH, so ``twisted/plugins/`` is found) in its own process gro
 listens on 127.0.0.1 at a free port only, with no DNS. Transports are discard, error,
 virtual, or smtp to a loopback ``[host]:port``: nothing can leave the machine.
 
-pfx is one process, so its CPU is that process's tree (plus the privileged helper children
-virtual(8) starts when pfx runs as root, which pfx reaps: they land in its cutime).
+pfx is one process, so its CPU is that process's tree: when pfx runs as root that includes
+the privileged helper's fork server, alive, and the children it forked for virtual(8), which
+it reaps (they land in its cutime).
 """
 
 import os

@@ -1,8 +1,10 @@
 """What the privileged helper child runs (see pfx.delivery.helper for the model).
 
-Started as ``python -I -S`` with only the pfx source directory on sys.path, so this
-module and everything it imports must be stdlib or stdlib-only pfx modules (no attrs, no
-twisted, nothing from site-packages): each import is paid again on every delivery.
+Imported by the fork server (pfx.delivery.forkserver), whose forks call main() on their
+job socket, or run on its own for each job when no server can start. Either way it is
+``python -I -S`` with only the pfx source directory on sys.path, so this module and
+everything it imports must be stdlib or stdlib-only pfx modules (no attrs, no twisted,
+nothing from site-packages); on the fallback path each import is paid per delivery.
 tests/unit/agents/test_local_helper_proto.py checks the import set. For the same reason
 the job comes as marshal data (from root pfx, the one party the child trusts) and the
 answer goes out as JSON written by hand: json and base64 pull in re and enum, a third
@@ -117,16 +119,18 @@ def _escape(char):
     return f"\\u{code:04x}"
 
 
-def main():
-    stdin = sys.stdin.buffer
+def main(stdin=None, out=1):
+    """Read one job and its message from ``stdin`` (a binary file), answer on fd ``out``."""
+    stdin = stdin or sys.stdin.buffer
     try:
         answer = serve(read_job(stdin), stdin)
     except OSError as e:
         answer = {"errno": e.errno or 5, "strerror": e.strerror or str(e)}
     except Exception as e:  # a bug: report it as a temporary failure, never a traceback
         answer = {"errno": 5, "strerror": f"{type(e).__name__}: {e}"}
-    sys.stdout.write(_json(answer))
-    sys.stdout.flush()
+    data = _json(answer).encode()
+    while data:
+        data = data[os.write(out, data):]
 
 
 if __name__ == "__main__":

@@ -38,10 +38,11 @@ def test_helper_errors_come_back_as_oserror(tmp_path):
     assert os.path.getsize(tmp_path / "mbox") == 0
 
 
-def test_helper_child_imports_only_the_stdlib_and_pfx():
-    # the child starts as `python -I -S`: every import is paid on each delivery, and
-    # site-packages (attrs, twisted) is not even on its path
-    script = ("import sys; sys.path.insert(0, sys.argv[1]); import pfx.delivery.helper_child; "
+@pytest.mark.parametrize("module", ["helper_child", "forkserver"])
+def test_helper_child_imports_only_the_stdlib_and_pfx(module):
+    # the child starts as `python -I -S`: every import is paid on each delivery (once per
+    # server for the fork server), and site-packages (attrs, twisted) is not on its path
+    script = (f"import sys; sys.path.insert(0, sys.argv[1]); import pfx.delivery.{module}; "
               "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", script, helper._PKG_DIR],
                          capture_output=True, text=True, check=True).stdout.split()
