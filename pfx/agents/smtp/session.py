@@ -17,6 +17,7 @@ any text here.
 import attrs
 from twisted.internet import defer
 
+from pfx.address.quote import quote_821_local, quote_822_local
 from pfx.agents.smtp import mime, sasl, tls_policy
 from pfx.agents.smtp.protocol import ProtocolViolation, SessionTimeout, TlsFailed
 from pfx.smtp.client import ServerClosed
@@ -35,6 +36,7 @@ _WHILE = {"CONNECT": "receiving the initial server greeting",
           "DATA": "sending DATA command", "BODY": "sending message body",
           "END": "sending end of data -- message may be sent more than once",
           "QUIT": "sending QUIT", "RSET": "sending RSET"}
+_HANDSHAKE = ("CONNECT", "EHLO", "HELO", "LHLO")
 _STAGE = {"CONNECT": "helo", "EHLO": "helo", "HELO": "helo", "LHLO": "helo",
           "STARTTLS": "starttls", "AUTH": "helo", "MAIL": "mail", "RCPT": "rcpt",
           "DATA": "data_init", "END": "data_done", "QUIT": "quit", "RSET": "rset"}
@@ -103,9 +105,11 @@ class Session:
         if 200 <= reply.code < 300:
             return Outcome("sent", reply_dsn(reply), line, line)
         action = "deferred" if reply.code < 500 else "bounced"
-        return Outcome(action, reply_dsn(reply),
-                       f"host {self.target.name} said: {line} (in reply to {_IN_REPLY[command]})",
-                       line)
+        if command in _HANDSHAKE:  # smtp_helo(): the greeting, EHLO, HELO or LHLO refused
+            text = f"host {self.target.name} refused to talk to me: {line}"
+        else:
+            text = f"host {self.target.name} said: {line} (in reply to {_IN_REPLY[command]})"
+        return Outcome(action, reply_dsn(reply), text, line)
 
     def _fail(self, dsn, text, **kw):
         action = "deferred" if dsn.startswith("4") else "bounced"
@@ -170,7 +174,7 @@ class Session:
             reply, verb = await self._command(self.conn.helo(name), "HELO"), "HELO"
         else:
             reply, verb = await self._command(self.conn.ehlo(name), "EHLO"), "EHLO"
-            if reply.code >= 500 and not self.proto.tls_active:
+            if reply.code // 100 != 2:  # any refusal but 421 (see _reply): try HELO
                 reply, verb = await self._command(self.conn.helo(name), "HELO"), "HELO"
         if reply.code // 100 != 2:
             raise SessionFailed(self._outcome(reply, verb))
@@ -266,14 +270,16 @@ class Session:
         conn, req = self.conn, self.request
         pipelining = "PIPELINING" in conn.extensions
         body_type = req.body_type if req.body_type in ("7BIT", "8BITMIME") else None
-        params = MailParams(size=req.size or None, body=body_type, smtputf8=req.smtputf8,
+        # smtp_proto.c announces no SIZE when the body will be downgraded (its size changes)
+        size = None if self._downgrading() else req.size or None
+        params = MailParams(size=size, body=body_type, smtputf8=req.smtputf8,
                             ret=req.ret, envid=req.envid)
         out: list[Outcome | None] = self.partial  # what is known if the session breaks
         accepted: list[int] = []
-        mail_data = conn.mail(req.sender, params)
+        # queue files keep addresses unquoted; the envelope gets them quoted (quote_821_local)
+        mail_data = conn.mail(_quote(req.sender), params)
         self.started = True
-        rcpt_data = [conn.rcpt(r.address, _rcpt_params(r)) if pipelining else None
-                     for r in self.recipients]
+        rcpt_data = [self._rcpt(r) if pipelining else None for r in self.recipients]
         if pipelining:
             self.proto.send(mail_data + b"".join(rcpt_data) + conn.data())
             mail_reply = await self._reply("MAIL")
@@ -285,7 +291,7 @@ class Session:
             if pipelining:
                 reply = await self._reply("RCPT")
             else:
-                reply = await self._command(conn.rcpt(r.address, _rcpt_params(r)), "RCPT")
+                reply = await self._command(self._rcpt(r), "RCPT")
             if reply.code // 100 == 2:
                 accepted.append(i)
             else:
@@ -318,13 +324,19 @@ class Session:
                 out[i] = result
         return out
 
+    def _rcpt(self, recipient) -> bytes:
+        return self.conn.rcpt(_quote(recipient.address), _rcpt_params(recipient))
+
+    def _downgrading(self) -> bool:
+        return (self.request.body_type == "8BITMIME" and "8BITMIME" not in self.conn.extensions
+                and self.config.mime_conversion)
+
     async def _send_body(self):
         conn, req = self.conn, self.request
         run = self.runtime.run_blocking or (lambda f, *a: defer.maybeDeferred(f, *a))
         f = await run(req.open_content)
         try:
-            convert = (req.body_type == "8BITMIME" and "8BITMIME" not in conn.extensions
-                       and self.config.mime_conversion)
+            convert = self._downgrading()
             fold = mime.LineFolder(self.config.line_length_limit)
             if convert:
                 data = await run(f.read)
@@ -359,9 +371,19 @@ class Session:
         self.proto.close()
 
 
+def _quote(address: str) -> str:
+    """smtp_quote_821_address(): the null sender stays <>."""
+    return quote_821_local(address) if address else ""
+
+
 def _rcpt_params(recipient) -> RcptParams:
+    """NOTIFY, and ORCPT: the client's own, else ``rfc822;`` and the original recipient
+    (smtp_proto.c sends one whenever it knows the original address). A non-ASCII original
+    would need RFC 6533's utf-8 type; it is left out rather than sent mislabelled."""
     orcpt_type = orcpt = None
     if recipient.orcpt:
         orcpt_type, _, orcpt = recipient.orcpt.partition(";")
+    elif recipient.orig and recipient.orig.isascii():
+        orcpt_type, orcpt = "rfc822", quote_822_local(recipient.orig)
     return RcptParams(notify=frozenset(recipient.notify) or None, orcpt_type=orcpt_type,
                       orcpt=orcpt)

@@ -41,8 +41,8 @@ def test_dsn_parameters_are_passed_on():
                           nexthop="", size=5, arrival=0, envid="id+1", ret="HDRS",
                           open_content=lambda: __import__("io").BytesIO(b"x\n"))
     run(server, req)
-    assert server.lines[1] == "MAIL FROM:<s@x> SIZE=5 RET=HDRS ENVID=id+2B1"
-    assert server.lines[2] == "RCPT TO:<a@example.com> NOTIFY=FAILURE,DELAY ORCPT=rfc822;A@Example.com"
+    assert server.lines[1] == "MAIL FROM:<s@x> SIZE=5 ENVID=id+2B1 RET=HDRS"
+    assert server.lines[2] == "RCPT TO:<a@example.com> ORCPT=rfc822;A@Example.com NOTIFY=FAILURE,DELAY"
 
 
 def test_8bit_body_is_quoted_printable_for_a_7bit_server():
