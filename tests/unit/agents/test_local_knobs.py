@@ -76,3 +76,16 @@ def test_fallback_transport_maps_before_fallback_transport(tmp_path):
     assert [(r.nexthop, r.recipients[0].address) for r in other.requests] == [
         ("y", "erin@mx.example.test")]
     assert not os.path.exists(tmp_path / "spool" / "dave")
+
+
+def test_a_full_duplicate_filter_never_refuses_a_big_list(tmp_path):
+    # duplicate_filter_limit only bounds what been_here.c remembers; a list longer than
+    # that is delivered in full (local(8) has no other expansion size limit)
+    names = ["bob", "carol", "dave", "erin", "frank"]
+    agent = make(tmp_path, "list: " + ", ".join(names) + "\nloop: loop2\nloop2: loop\n",
+                 users={n: tmp_path / n for n in names}, duplicate_limit=2)
+    [st] = deliver(agent, "list@mx.example.test")
+    assert (st.action, st.text) == ("sent", "delivered to mailbox")
+    assert all((tmp_path / "spool" / n).exists() for n in names)
+    [st] = deliver(agent, "loop@mx.example.test")  # still terminates
+    assert st.action == "bounced"
