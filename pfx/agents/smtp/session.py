@@ -148,7 +148,7 @@ class Session:
                 raise SessionFailed(self._outcome(reply, "RSET"), True)
         else:
             await self._open()
-        early = self._check_extensions()
+        early = await self._check_extensions()
         outcomes = [early] * len(self.recipients) if early else await self._transaction()
         self.reusable = not self.proto.lost and self.conn.waiting == 0
         return outcomes
@@ -255,9 +255,9 @@ class Session:
                        f"SASL authentication failed; server {self.target.name} said: "
                        f"{reply_line(reply)}")
 
-    def _check_extensions(self) -> Outcome | None:
+    async def _check_extensions(self) -> Outcome | None:
         ext, req = self.conn.extensions, self.request
-        if req.smtputf8 and "SMTPUTF8" not in ext:
+        if req.smtputf8 and "SMTPUTF8" not in ext and await self._needs_smtputf8():
             return Outcome("bounced", "5.6.7", f"SMTPUTF8 is required, but was not offered "
                                                f"by host {self.target.name}")
         limit = ext.get("SIZE", "").strip()
@@ -265,6 +265,15 @@ class Session:
             return Outcome("bounced", "5.3.4", f"message size {req.size} exceeds size limit "
                                                f"{int(limit)} of server {self.target.name}")
         return None
+
+    async def _needs_smtputf8(self) -> bool:
+        """Postfix's DELIVERY_REQUIRES_SMTPUTF8: SMTPUTF8 was requested *and* an envelope
+        address or a header is not ASCII; otherwise the message goes without it."""
+        req = self.request
+        if not all(a.isascii() for a in [req.sender, *(r.address for r in self.recipients)]):
+            return True
+        run = self.runtime.run_blocking or (lambda f, *a: defer.maybeDeferred(f, *a))
+        return await run(_utf8_headers, req.open_content)
 
     async def _transaction(self) -> list[Outcome]:
         conn, req = self.conn, self.request
@@ -369,6 +378,17 @@ class Session:
         except (SessionFailed, Exception):
             pass
         self.proto.close()
+
+
+def _utf8_headers(open_content) -> bool:
+    """Blocking: whether the header section has a byte outside ASCII."""
+    with open_content() as f:
+        while True:
+            line = f.readline(CHUNK)
+            if line in (b"", b"\n", b"\r\n"):
+                return False
+            if not line.isascii():
+                return True
 
 
 def _quote(address: str) -> str:

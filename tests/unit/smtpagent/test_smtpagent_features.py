@@ -22,9 +22,22 @@ def test_size_over_the_servers_limit_bounces_before_mail():
 
 
 def test_smtputf8_required_but_not_offered_bounces():
-    [s] = run(FakeServer(), request("a@example.com", smtputf8=True))
-    assert (s.action, str(s.dsn), s.text) == (
-        "bounced", "5.6.7", "SMTPUTF8 is required, but was not offered by host mx1.example.com[192.0.2.1]")
+    utf8 = "Subject: caf\u00e9\n\nhello\n".encode()
+    for req in (request("a@example.com", smtputf8=True, body=utf8),
+                request("j\u00f6rg@example.com", smtputf8=True)):
+        [s] = run(FakeServer(), req)
+        assert (s.action, str(s.dsn), s.text) == (
+            "bounced", "5.6.7",
+            "SMTPUTF8 is required, but was not offered by host mx1.example.com[192.0.2.1]")
+
+
+def test_smtputf8_requested_but_not_needed_is_delivered_without_it():
+    # smtp_proto.c: only DELIVERY_REQUIRES_SMTPUTF8 (requested and a UTF-8 address or
+    # header) bounces; an ASCII message goes out without the SMTPUTF8 parameter
+    server = FakeServer()
+    body = "Subject: plain\n\nbody caf\u00e9\n".encode()  # 8-bit body, ASCII headers
+    [s] = run(server, request("a@example.com", smtputf8=True, body=body, body_type="8BITMIME"))
+    assert s.action == "sent" and "SMTPUTF8" not in server.lines[1]
 
 
 def test_smtputf8_offered_is_requested():
