@@ -168,9 +168,8 @@ def test_starttls_levels_with_a_private_ca(dns, port, servers, pki):
         job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CApath=str(capath)))
     assert [may[0][0], verify[0][0], secure[0][0], by_path[0][0]] == ["sent"] * 4
     assert all(m[3] for m in servers["tls"].messages)  # every message arrived over TLS
-    assert untrusted[0][:3] == ["deferred", "4.7.5", "Server certificate not trusted"]
-    assert wrong_name[0][:3] == ["deferred", "4.7.5", "Server certificate not verified: host "
-                                 "mx.tls.test[127.0.0.4]"]
+    assert untrusted[0][:3] == ["deferred", "4.7.5", "Server certificate not verified"]
+    assert wrong_name[0][:3] == ["deferred", "4.7.5", "Server certificate not verified"]
     assert plain_encrypt == [["deferred", "4.7.4", "TLS is required, but was not offered by host "
                               "nomx.test[127.0.0.3]", f"nomx.test[127.0.0.3]:{port}"]]
 

@@ -204,9 +204,15 @@ class Session:
                                 f"after the 220 reply to STARTTLS")
         except TlsFailed as e:
             self.proto.abort()
-            text = ("Server certificate not trusted" if policy.verify and "verif" in str(e).lower()
-                    else f"Cannot start TLS: handshake failure with {self.target.name}")
-            self._fail("4.7.5", text, tls_failed=policy.level == "may")
+            # smtp_start_tls()'s texts; the detail goes to the log, as Postfix's tls_client
+            # logs it on its own line
+            if policy.verify and "verif" in str(e).lower():
+                self._warn(f"server certificate verification failed for "
+                           f"{self.target.relay}: {e}")
+                self._fail("4.7.5", "Server certificate not verified")
+            self._warn(f"TLS handshake failed with {self.target.relay}: {e}")
+            self._fail("4.7.5", "Cannot start TLS: handshake failure",
+                       tls_failed=policy.level == "may")
         self._check_certificate()
         await self._hello()
 
@@ -223,7 +229,13 @@ class Session:
             ok = tls_policy.cert_matches(policy.match, tls_policy.cert_names(cert))
         if not ok:
             self.proto.abort()
-            self._fail("4.7.5", f"Server certificate not verified: host {self.target.name}")
+            what = "fingerprint" if policy.level == "fingerprint" else "name"
+            self._warn(f"server certificate {what} mismatch for {self.target.relay}")
+            self._fail("4.7.5", "Server certificate not verified")
+
+    def _warn(self, text):
+        if self.runtime.log is not None:
+            self.runtime.log.warning(text)
 
     async def _authenticate(self):
         cfg = self.config
