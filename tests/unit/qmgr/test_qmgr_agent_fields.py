@@ -1,0 +1,44 @@
+"""What an agent reports beyond action, DSN and text reaches qmgr's log and the bounce logs."""
+
+from twisted.internet import defer
+from zope.interface import implementer
+
+from pfx.dsn import Dsn
+from pfx.envelope import DeliveryResult, RecipientStatus
+from pfx.interfaces import IDeliveryAgent
+
+from qmgr_fakes import World
+
+
+@implementer(IDeliveryAgent)
+class ReusingAgent:
+    """Answers like smtp(8) over a cached connection: the second use of it."""
+
+    def __init__(self):
+        self.requests = []
+
+    def deliver(self, request):
+        self.requests.append(request)
+        return defer.succeed(DeliveryResult(
+            RecipientStatus(r, "bounced", Dsn("5.1.1"), "host mx[192.0.2.1] said: 550 5.1.1 "
+                            "no (in reply to RCPT TO command)", "mx[192.0.2.1]:25",
+                            remote_reply="550 5.1.1 no", conn_use=2)
+            for r in request.recipients))
+
+    def stop(self):
+        return defer.succeed(None)
+
+
+def test_conn_use_and_the_remote_reply_survive_the_answer_check(tmp_path):
+    w = World(tmp_path, agents={"smtp": ReusingAgent()})
+    seen, append = [], w.notifier.append
+    w.notifier.append = lambda kind, queue_id, status: seen.append(status) or append(
+        kind, queue_id, status)
+    qid = w.submit()
+    w.manager.start()
+    [line] = [ln for ln in w.log.lines if "to=<user@example.com>" in ln]
+    assert line.startswith(f"{qid}: to=<user@example.com>, relay=mx[192.0.2.1]:25, "
+                           f"conn_use=2, delay=")
+    [(kind, _, address, action)] = w.notifier.appended
+    assert (kind, address, action) == ("bounce", "user@example.com", "bounced")
+    assert [(s.remote_reply, s.conn_use) for s in seen] == [("550 5.1.1 no", 2)]
