@@ -97,6 +97,7 @@ class Session:
         self.reusable = False  # the transaction ended cleanly: the connection may be cached
         self.partial: list[Outcome | None] = [None] * len(recipients)
         self.started = False  # MAIL FROM was sent
+        self.setup_done = None  # when it was: the end of connection set-up (delays c/d)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -300,6 +301,7 @@ class Session:
         # queue files keep addresses unquoted; the envelope gets them quoted (quote_821_local)
         mail_data = conn.mail(_quote(req.sender), params)
         self.started = True
+        self.setup_done = self.runtime.clock.seconds()
         rcpt_data = [self._rcpt(r) if pipelining else None for r in self.recipients]
         if pipelining:
             self.proto.send(mail_data + b"".join(rcpt_data) + conn.data())

@@ -42,3 +42,36 @@ def test_conn_use_and_the_remote_reply_survive_the_answer_check(tmp_path):
     [(kind, _, address, action)] = w.notifier.appended
     assert (kind, address, action) == ("bounce", "user@example.com", "bounced")
     assert [(s.remote_reply, s.conn_use) for s in seen] == [("550 5.1.1 no", 2)]
+
+
+@implementer(IDeliveryAgent)
+class SlowNetworkAgent:
+    """Connection set-up takes 1.2 s (DNS, connect, EHLO, TLS), the transaction 0.8 s."""
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def deliver(self, request):
+        d = defer.Deferred()
+        setup = self.clock.seconds() + 1.2
+        result = DeliveryResult(RecipientStatus(r, "sent", Dsn("2.0.0"), "250 2.0.0 Ok",
+                                                "mx[192.0.2.1]:25", setup_done=setup)
+                                for r in request.recipients)
+        self.clock.callLater(2.0, d.callback, result)
+        return d
+
+    def stop(self):
+        return defer.succeed(None)
+
+
+def test_delays_split_connection_setup_from_transmission(tmp_path):
+    # log_adhoc.c: c = set-up end - handoff, d = now - set-up end for a network agent;
+    # c = 0 and d = now - handoff for the others
+    w = World(tmp_path)
+    w.agents["smtp"] = SlowNetworkAgent(w.clock)
+    qid = w.submit(arrival=w.clock.seconds() - 10)
+    w.manager.start()
+    w.clock.advance(2.0)
+    [line] = [ln for ln in w.log.lines if "to=<user@example.com>" in ln]
+    assert f"{qid}: to=<user@example.com>, relay=mx[192.0.2.1]:25, delay=12, " \
+           "delays=10/0/1.2/0.8, dsn=2.0.0, status=sent (250 2.0.0 Ok)" == line

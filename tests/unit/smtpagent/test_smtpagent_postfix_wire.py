@@ -87,3 +87,15 @@ def test_helo_and_lhlo_refusals_are_worded_as_smtp_helo_words_them():
     [s] = run(lmtp, request("a@example.com", nexthop="inet:[192.0.2.1]:24"), lmtp=True)
     assert (s.action, s.text) == (
         "deferred", "host 192.0.2.1[192.0.2.1] refused to talk to me: 451 4.3.0 busy")
+
+
+def test_connection_setup_ends_when_mail_from_is_sent():
+    # smtp_proto.c stamps conn_setup_done at MAIL FROM; qmgr logs delays c/d from it
+    server = FakeServer()
+    agent, _, clock = make_agent({"192.0.2.1": server}, ONE)
+    clock.advance(5)
+    [s] = result_of(agent.deliver(request("a@example.com"))).statuses
+    assert (s.action, s.setup_done) == ("sent", clock.seconds())
+    agent, _, clock = make_agent({}, ONE)  # nobody answers: no set-up ever ended
+    [s] = result_of(agent.deliver(request("a@example.com"))).statuses
+    assert (s.action, s.setup_done) == ("deferred", None)
