@@ -75,3 +75,20 @@ def test_delays_split_connection_setup_from_transmission(tmp_path):
     [line] = [ln for ln in w.log.lines if "to=<user@example.com>" in ln]
     assert f"{qid}: to=<user@example.com>, relay=mx[192.0.2.1]:25, delay=12, " \
            "delays=10/0/1.2/0.8, dsn=2.0.0, status=sent (250 2.0.0 Ok)" == line
+
+
+def test_agent_deadline_is_daemon_timeout_unless_the_transport_limit_is_longer(tmp_path):
+    # Postfix ends a delivery agent with its daemon_timeout watchdog (18000s); the 1000s
+    # command_time_limit is pipe(8)'s limit for its command, not a limit on smtp(8)
+    from pfx.config.settings import Setting, Settings
+    from pfx.discover import discover
+    from pfx.qmgr.service import _time_limits
+    registry = discover().registry()
+
+    def limits(**main):
+        explicit = {k: Setting(v) for k, v in main.items()}
+        got = _time_limits(Settings(registry, explicit, str(tmp_path)).for_service("qmgr"))
+        return got("smtp"), got("maildrop")
+    assert limits() == (18000, 18000)
+    assert limits(daemon_timeout="600s") == (1000, 1000)
+    assert limits(daemon_timeout="600s", command_time_limit="30000s") == (30000, 30000)
