@@ -98,6 +98,7 @@ class Session:
         self.partial: list[Outcome | None] = [None] * len(recipients)
         self.started = False  # MAIL FROM was sent
         self.setup_done = None  # when it was: the end of connection set-up (delays c/d)
+        self._esmtp = True  # the greeting allows EHLO (see _open)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -161,6 +162,9 @@ class Session:
             if greeting.code >= 500 and self.config.skip_5xx_greeting:
                 out = attrs.evolve(out, action="deferred", dsn="4" + out.dsn[1:])
             raise SessionFailed(out)
+        # smtp_helo(): without smtp_always_send_ehlo, EHLO only to a greeting saying ESMTP
+        words = reply_line(greeting).split()[1:]
+        self._esmtp = self.config.always_send_ehlo or "ESMTP" in (w.upper() for w in words)
         await self._hello()
         await self._starttls()
         self.handshake_done = True
@@ -171,7 +175,7 @@ class Session:
         if self.config.lmtp:
             reply = await self._command(self.conn.ehlo(name), "LHLO")
             verb = "LHLO"
-        elif self.config.never_send_ehlo:
+        elif self.config.never_send_ehlo or not self._esmtp:
             reply, verb = await self._command(self.conn.helo(name), "HELO"), "HELO"
         else:
             reply, verb = await self._command(self.conn.ehlo(name), "EHLO"), "EHLO"

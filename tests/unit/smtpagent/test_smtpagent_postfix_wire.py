@@ -99,3 +99,15 @@ def test_connection_setup_ends_when_mail_from_is_sent():
     agent, _, clock = make_agent({}, ONE)  # nobody answers: no set-up ever ended
     [s] = result_of(agent.deliver(request("a@example.com"))).statuses
     assert (s.action, s.setup_done) == ("deferred", None)
+
+
+def test_without_always_send_ehlo_only_an_esmtp_greeting_gets_ehlo():
+    plain = FakeServer(greeting="220 mx.example.com Sendmail ready")
+    run(plain, smtp_always_send_ehlo="no")
+    assert plain.lines[0].split()[0] == "HELO"
+    esmtp = FakeServer(greeting="220 mx.example.com esmtp ready")
+    run(esmtp, smtp_always_send_ehlo="no")
+    assert esmtp.lines[0].split()[0] == "EHLO"
+    default = FakeServer(greeting="220 mx.example.com Sendmail ready")
+    run(default)
+    assert default.lines[0].split()[0] == "EHLO"
