@@ -102,7 +102,10 @@ def test_one_message_several_users_one_status_each(config_dir, run_twistd, dovec
         [served] = dovecot.fetch_by_message_id(user, "several@client.example.org")
         assert strip_trace(strip_trace(served)) == sent
     assert not dovecot.maildir_files("carol@example.test")
-    # bob sent it: the non-delivery notice (ghost, carol) reaches bob's Dovecot mailbox
+    # bob sent it: the non-delivery notice (ghost, carol) reaches bob's Dovecot mailbox;
+    # it is logged after the five statuses, so wait for it rather than read one snapshot
+    config_dir.wait_for_log(f"{qid}: sender non-delivery notification: ")
+    log = config_dir.log_text()
     m = re.search(rf"{qid}: sender non-delivery notification: (\w+)", log)
     assert m, log
     config_dir.wait_for_log(f"{m.group(1)}: removed")
