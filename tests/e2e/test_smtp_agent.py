@@ -117,7 +117,7 @@ def test_mx_order_failover_fallbacks_and_dns_failures(dns, port, servers):
     assert nomx[0][0] == "sent" and nomx[0][3] == f"nomx.test[127.0.0.3]:{port}"
     assert nullmx == [["bounced", "5.1.0", "Domain nullmx.test does not accept mail (nullMX)", "none"]]
     assert nx == [["bounced", "5.4.4", "Host or domain name not found. Name service error for "
-                   "name=nosuch.test type=MX: Host not found", "none"]]
+                   "name=nosuch.test type=A: Host not found", "none"]]
     assert servfail[0][:2] == ["deferred", "4.4.3"] and slow[0][:2] == ["deferred", "4.4.3"]
     assert servers["plain"].messages[0][1] == ["a@order.test"]
 
