@@ -100,6 +100,8 @@ class RecipientStatus:
     relay: str = "none"
     remote_reply: str | None = None  # the peer's own words, for Diagnostic-Code
     conn_use: int = 0  # the how-manyth delivery over a reused connection (logged when > 1)
+    setup_done: float | None = None  # network agents: when connection set-up ended (MAIL
+    # FROM was sent), the boundary of delays=a/b/c/d's c and d; None for the others
 
     def __attrs_post_init__(self):
         if self.dsn.klass != _ACTION_CLASS[self.action]:

@@ -21,9 +21,12 @@ _CODE_RE = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s*(.*)$", re.S)
 
 
 def _reason(nexthop, klass, default_dsn, default_text):
+    """dsn_split(): a leading code is taken off the text; a code of the wrong class
+    (``error:4.1.1 x``) gives way to the default, as bounce_append/defer_append do."""
     m = _CODE_RE.match(nexthop or "")
-    if m and m.group(1)[0] == klass:
-        return Dsn(m.group(1)), m.group(2) or default_text
+    if m:
+        code = m.group(1) if m.group(1)[0] == klass else default_dsn
+        return Dsn(code), m.group(2) or default_text
     return Dsn(default_dsn), nexthop or default_text
 
 

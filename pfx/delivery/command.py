@@ -36,7 +36,7 @@ SYSEXITS = {
     77: ("5.7.0", "permission denied"),
     78: ("5.3.5", "local configuration error"),
 }
-_DSN_PREFIX = re.compile(r"^([45]\.\d{1,3}\.\d{1,3})\s*")
+_DSN_PREFIX = re.compile(r"^([45]\.\d{1,3}\.\d{1,3})(?:\s+|$)")  # dsn_valid + dsn_split
 
 
 @attrs.frozen
@@ -91,8 +91,10 @@ def _printable(data):
 
 
 def outcome(result, command, success_text):
-    """CommandResult -> Outcome with pipe_command.c's texts: sysexits decide bounce or
-    defer, a leading X.Y.Z in the output overrides, signals and time-outs defer."""
+    """CommandResult -> Outcome with pipe_command.c's texts, in its order: output that
+    starts with X.Y.Z gives the status and, after the code, the text; else a sysexits
+    code gives its DSN and sys_exits.c's text; else "Command died with status N".
+    Signals and time-outs defer (the issue's rule; Postfix 3.x reports them as 5.3.0)."""
     if result.timed_out:
         return Outcome("deferred", Dsn("4.3.0"), f'Command time limit exceeded: "{command}"')
     detail = f". Command output: {result.output}" if result.output else ""
@@ -101,10 +103,13 @@ def outcome(result, command, success_text):
                        f'Command died with signal {result.signal}: "{command}"{detail}')
     if result.status == 0:
         return Outcome("sent", Dsn("2.0.0"), success_text)
-    dsn, _ = SYSEXITS.get(result.status, ("5.3.0", "unknown mail system error"))
-    text = f'Command died with status {result.status}: "{command}"{detail}'
     m = _DSN_PREFIX.match(result.output)
     if m:
-        dsn = m.group(1)
+        dsn, text = m.group(1), result.output[m.end():]
+    elif result.status in SYSEXITS:
+        dsn, text = SYSEXITS[result.status]
+        text += detail
+    else:
+        dsn, text = "5.3.0", f'Command died with status {result.status}: "{command}"{detail}'
     action = "deferred" if dsn[0] == "4" else "bounced"
     return Outcome(action, Dsn(dsn), text)

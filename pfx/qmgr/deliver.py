@@ -8,6 +8,7 @@
 
 import io
 
+import attrs
 from twisted.internet import defer
 
 from pfx.dsn import Dsn
@@ -46,8 +47,7 @@ def check_answer(result, recipients) -> list[RecipientStatus]:
         if status.recipient.address.lower() != ours.address.lower():
             raise BadAnswer(f"status for <{status.recipient.address}> where "
                             f"<{ours.address}> was expected")
-        out.append(RecipientStatus(ours, status.action, status.dsn, status.text,
-                                   status.relay, status.remote_reply))
+        out.append(attrs.evolve(status, recipient=ours))  # every other field as answered
     return out
 
 

@@ -36,23 +36,28 @@ class Stamps:
     arrival: float
     active: float
     handoff: float | None = None  # None: settled without a delivery agent
+    setup: float | None = None  # a network agent's connection set-up end (log_adhoc.c)
 
 
 def delays(stamps: Stamps, now: float, resolution: int = 2) -> tuple[str, str]:
-    """("delay", "a/b/c/d"): a before the active queue, b in it, c connection setup
-    (not known to pfx, always 0), d the agent's own time."""
+    """("delay", "a/b/c/d"): a before the active queue, b in it, c connection set-up
+    (network agents only; 0 for the others), d the transmission, as log_adhoc.c splits them."""
     fmt = lambda s: format_delay(s, resolution)  # noqa: E731
     total = fmt(now - stamps.arrival)
     before = fmt(stamps.active - stamps.arrival)
     if stamps.handoff is None:
         parts = (before, fmt(now - stamps.active), "0", "0")
-    else:
+    elif stamps.setup is None:
         parts = (before, fmt(stamps.handoff - stamps.active), "0", fmt(now - stamps.handoff))
+    else:
+        setup = min(max(stamps.setup, stamps.handoff), now)
+        parts = (before, fmt(stamps.handoff - stamps.active), fmt(setup - stamps.handoff),
+                 fmt(now - setup))
     return total, "/".join(parts)
 
 
 def recipient_line(queue_id, address, orig, relay, stamps, now, dsn, action, text,
-                   resolution=2, conn_use=0) -> str:
+                   resolution=2, conn_use=0, setup_done=None) -> str:
     """``QID: to=<r>, orig_to=<o>, relay=R, [conn_use=N, ]delay=D, delays=a/b/c/d, dsn=X,
     status=S (T)``; conn_use only for a reused connection, as Postfix logs it."""
     line = f"{queue_id}: to=<{address}>"
@@ -61,6 +66,8 @@ def recipient_line(queue_id, address, orig, relay, stamps, now, dsn, action, tex
     line += f", relay={relay}"
     if conn_use > 1:
         line += f", conn_use={conn_use}"
+    if setup_done is not None and stamps.handoff is not None:
+        stamps = attrs.evolve(stamps, setup=setup_done)
     total, parts = delays(stamps, now, resolution)
     return f"{line}, delay={total}, delays={parts}, dsn={dsn}, status={action} ({text})"
 

@@ -365,7 +365,8 @@ class QueueManager:
             log.info(logline.recipient_line(msg.name, rcpt.address, rcpt.orig, status.relay,
                                             stamps, now, status.dsn, status.action,
                                             status.text, self._resolution,
-                                            getattr(status, "conn_use", 0)))
+                                            getattr(status, "conn_use", 0),
+                                            getattr(status, "setup_done", None)))
             action = status.action if id(status) in final or status.action == "deferred" \
                 else "deferred"
             msg.count(action, rcpt)

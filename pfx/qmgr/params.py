@@ -107,9 +107,13 @@ RESOLVE_PARAMS = (
 )
 
 # What the delivery side of qmgr reads: how long an agent may take, and who is never
-# mailed. Postfix has {service}_time_limit for pipe(8)-style services, default
-# $command_time_limit; pfx applies it to every transport's deliver() call.
+# mailed. In Postfix every delivery agent process is ended by its daemon_timeout
+# watchdog (18000s); {service}_time_limit (default $command_time_limit) only limits the
+# external commands of pipe(8), which the pipe agent enforces itself. pfx gives each
+# deliver() call the larger of the two, so a slow 50 MB SMTP transfer is not cut at
+# 1000s and a pipe command's own limit fires first, with its own text.
 DELIVERY_PARAMS = (
+    Param("daemon_timeout", "18000s", "time", min=1),
     Param("command_time_limit", "1000s", "time", min=1),
     ParamTemplate("{service}_time_limit", "$command_time_limit", "time", min=1),
     Param("double_bounce_sender", "double-bounce"),

@@ -16,7 +16,8 @@ Parameters: queue_directory, the QMGR_PARAMETERS of params.py (backoff, lifetime
 delay warnings, active-queue limits, per-transport concurrency and recipient
 limits), the address-resolution parameters (RESOLVE_PARAMS and pfx.config.core's
 myhostname, mydestination, relay_domains, inet_interfaces, proxy_interfaces, ...),
-$transport_time_limit / command_time_limit, double_bounce_sender, soft_bounce,
+daemon_timeout and $transport_time_limit / command_time_limit (an agent's deadline is
+the larger), double_bounce_sender, soft_bounce,
 default_filter_nexthop (with the queue files' content_filter and redirect attributes),
 delay_logging_resolution_limit, default_process_limit, and master.cf's maxproc
 (per transport) and wakeup (this row).
@@ -115,14 +116,18 @@ def _notifier_lookup(context, log):
 
 
 def _time_limits(settings):
+    """transport -> seconds a deliver() call may take: max(daemon_timeout,
+    $transport_time_limit), see params.DELIVERY_PARAMS."""
     cache = {}
+    watchdog = int(settings.get("daemon_timeout"))
 
     def limit(transport):
         if transport not in cache:
             try:
-                cache[transport] = int(settings.get(f"{transport}_time_limit"))
+                own = int(settings.get(f"{transport}_time_limit"))
             except (ConfigError, TypeError, ValueError):
-                cache[transport] = int(settings.get("command_time_limit"))
+                own = int(settings.get("command_time_limit"))
+            cache[transport] = max(watchdog, own)
         return cache[transport]
     return limit
 

@@ -158,25 +158,25 @@ class ClientConnection:
             words.append(f"SIZE={params.size}")
         if params.body and "8BITMIME" in ext:
             words.append(f"BODY={params.body}")
-        if params.smtputf8 and "SMTPUTF8" in ext:
-            words.append("SMTPUTF8")
-        if "DSN" in ext:
-            if params.ret:
-                words.append(f"RET={params.ret}")
+        if "DSN" in ext:  # smtp_proto.c's order: SIZE BODY ENVID RET SMTPUTF8 AUTH
             if params.envid:
                 words.append(f"ENVID={xtext_encode(params.envid)}")
+            if params.ret:
+                words.append(f"RET={params.ret}")
+        if params.smtputf8 and "SMTPUTF8" in ext:
+            words.append("SMTPUTF8")
         if params.auth and "AUTH" in ext:
             words.append("AUTH=<>" if params.auth == "<>" else f"AUTH={xtext_encode(params.auth)}")
         return self._command(" ".join(words), "MAIL")
 
     def rcpt(self, recipient: str, params: RcptParams = RcptParams()) -> bytes:
         words = [f"RCPT TO:<{recipient}>"]
-        if "DSN" in self.extensions:
+        if "DSN" in self.extensions:  # ORCPT before NOTIFY, as smtp_proto.c sends them
+            if params.orcpt is not None:
+                words.append(f"ORCPT={params.orcpt_type or 'rfc822'};{xtext_encode(params.orcpt)}")
             if params.notify:
                 order = ("NEVER", "SUCCESS", "FAILURE", "DELAY")
                 words.append("NOTIFY=" + ",".join(w for w in order if w in params.notify))
-            if params.orcpt is not None:
-                words.append(f"ORCPT={params.orcpt_type or 'rfc822'};{xtext_encode(params.orcpt)}")
         return self._command(" ".join(words), "RCPT", recipient)
 
     def data(self) -> bytes:

@@ -102,11 +102,12 @@ def test_one_message_several_users_one_status_each(config_dir, run_twistd, dovec
         [served] = dovecot.fetch_by_message_id(user, "several@client.example.org")
         assert strip_trace(strip_trace(served)) == sent
     assert not dovecot.maildir_files("carol@example.test")
-    # bob sent it: the non-delivery notice (ghost, carol) reaches bob's Dovecot mailbox
-    # the notice is sent after the last status line: wait for it, not just read
-    config_dir.wait_for_log(f"{qid}: sender non-delivery notification:")
-    m = re.search(rf"{qid}: sender non-delivery notification: (\w+)", config_dir.log_text())
-    assert m, config_dir.log_text()
+    # bob sent it: the non-delivery notice (ghost, carol) reaches bob's Dovecot mailbox;
+    # it is logged after the five statuses, so wait for it rather than read one snapshot
+    config_dir.wait_for_log(f"{qid}: sender non-delivery notification: ")
+    log = config_dir.log_text()
+    m = re.search(rf"{qid}: sender non-delivery notification: (\w+)", log)
+    assert m, log
     config_dir.wait_for_log(f"{m.group(1)}: removed")
     notices = [msg for msg in dovecot.fetch_all("bob@example.test")
                if b"Message-ID: <several@" not in msg.split(b"\r\n\r\n", 1)[0]]

@@ -117,7 +117,7 @@ def test_mx_order_failover_fallbacks_and_dns_failures(dns, port, servers):
     assert nomx[0][0] == "sent" and nomx[0][3] == f"nomx.test[127.0.0.3]:{port}"
     assert nullmx == [["bounced", "5.1.0", "Domain nullmx.test does not accept mail (nullMX)", "none"]]
     assert nx == [["bounced", "5.4.4", "Host or domain name not found. Name service error for "
-                   "name=nosuch.test type=MX: Host not found", "none"]]
+                   "name=nosuch.test type=A: Host not found", "none"]]
     assert servfail[0][:2] == ["deferred", "4.4.3"] and slow[0][:2] == ["deferred", "4.4.3"]
     assert servers["plain"].messages[0][1] == ["a@order.test"]
 
@@ -168,9 +168,8 @@ def test_starttls_levels_with_a_private_ca(dns, port, servers, pki):
         job(dns, port, "tls.test", smtp_tls_security_level="verify", smtp_tls_CApath=str(capath)))
     assert [may[0][0], verify[0][0], secure[0][0], by_path[0][0]] == ["sent"] * 4
     assert all(m[3] for m in servers["tls"].messages)  # every message arrived over TLS
-    assert untrusted[0][:3] == ["deferred", "4.7.5", "Server certificate not trusted"]
-    assert wrong_name[0][:3] == ["deferred", "4.7.5", "Server certificate not verified: host "
-                                 "mx.tls.test[127.0.0.4]"]
+    assert untrusted[0][:3] == ["deferred", "4.7.5", "Server certificate not verified"]
+    assert wrong_name[0][:3] == ["deferred", "4.7.5", "Server certificate not verified"]
     assert plain_encrypt == [["deferred", "4.7.4", "TLS is required, but was not offered by host "
                               "nomx.test[127.0.0.3]", f"nomx.test[127.0.0.3]:{port}"]]
 

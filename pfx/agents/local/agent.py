@@ -86,12 +86,26 @@ class Ctx:
     no_forward: str = ""
 
 
+class Seen(set):
+    """been_here.c's duplicate filter: once ``limit`` entries are held (duplicate_filter_limit,
+    0 = no limit) nothing more is remembered, so a duplicate may be delivered twice; the
+    expansion is never refused for its size. Recursion stays bounded by MAX_LEVEL."""
+
+    def __init__(self, limit=0):
+        super().__init__()
+        self.limit = limit
+
+    def add(self, item):
+        if not self.limit or len(self) < self.limit:
+            super().add(item)
+
+
 @attrs.define
 class Expansion:
     """What one request recipient expanded to so far."""
 
     loops: set
-    seen: set = attrs.Factory(set)
+    seen: set = attrs.Factory(Seen)
     forwards: dict = attrs.Factory(dict)   # sender -> [address, ...]
     outcomes: list = attrs.Factory(list)
 
@@ -137,7 +151,7 @@ class LocalAgent:
 
     @defer.inlineCallbacks
     def _one(self, request, rcpt, loops, default_ids=None):
-        exp = Expansion(loops)
+        exp = Expansion(loops, Seen(self.cfg.duplicate_limit))
         ctx = Ctx(self.cfg, request, request.sender, rcpt.address, rcpt.orig or rcpt.address,
                   now=self.rt.clock.seconds(), privileged=default_ids is not None,
                   ids=default_ids, default_ids=default_ids)
@@ -229,11 +243,7 @@ class LocalAgent:
     def _element(self, ctx, exp, element, self_name):
         """One alias, :include: or .forward element."""
         kind, value = aliasmod.classify(element)
-        if len(exp.seen) > self.cfg.duplicate_limit > 0:
-            exp.outcomes.append(Outcome("bounced", Dsn("5.4.6"),
-                                        f"too many deliveries in the expansion of "
-                                        f"{ctx.delivered}"))
-        elif kind == "command":
+        if kind == "command":
             yield self._command(ctx, exp, value)
         elif kind == "file":
             yield self._file(ctx, exp, value)

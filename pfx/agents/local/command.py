@@ -2,8 +2,8 @@
 
 Security: the command text comes from an alias, :include: or .forward file or from
 mailbox_command, never from the address; it is executed directly (split on white
-space) unless it contains shell magic characters, when local_command_shell or /bin/sh
-gets it with -c. Address data reaches the command only through the environment,
+space) unless it contains shell magic characters, when /bin/sh gets it with -c; a
+set local_command_shell (``/bin/bash -c``, ``/usr/sbin/smrsh -c``) gets every command. Address data reaches the command only through the environment,
 filtered through command_expansion_filter. Runs as the pfx process's own user, or
 under root as the recipient (mailbox_command, .forward) or default_privs (aliases),
 set in the child between fork and exec; PATH is reset and only export_environment kept.
@@ -23,11 +23,12 @@ DEFAULT_PATH = "/usr/bin:/bin"
 
 
 def build_argv(command, shell=""):
-    """local_command_shell for every command when set; else direct execution unless
-    the command has shell magic or names no program (a built-in such as ``exit``),
-    when /bin/sh gets it with -c (pipe_command.c's fallback)."""
+    """local_command_shell for every command when set: its words, then the command as
+    one argument (pipe_command.c adds no ``-c``; the setting carries it, as in
+    ``/bin/bash -c``); else direct execution unless the command has shell magic or names
+    no program (a built-in such as ``exit``), when /bin/sh gets it with -c."""
     if shell:
-        return [*shell.split(), "-c", command]
+        return [*shell.split(), command]
     words = command.split()
     if words and not any(c in SHELL_MAGIC for c in command) and \
             ("/" in words[0] or shutil.which(words[0], path=DEFAULT_PATH)):

@@ -100,10 +100,10 @@ class SmtpAgent:
             pending = [i for i in range(len(rcpts)) if i not in final]
             if not pending:
                 break
-            outcomes, relay, counted, uses = await self._attempt(
+            outcomes, relay, counted, uses, setup = await self._attempt(
                 target, request, [rcpts[i] for i in pending])
             for i, o in zip(pending, outcomes):
-                status = _status(rcpts[i], o, relay, uses)
+                status = _status(rcpts[i], o, relay, uses, setup)
                 (soft if o.soft else final)[i] = status
                 if not o.soft:
                     soft.pop(i, None)
@@ -112,14 +112,16 @@ class SmtpAgent:
                 break
 
     async def _attempt(self, target, request, recipients):
-        """(outcomes, relay, counts as a session, conn_use) for one server; conn_use is
-        the how-manyth delivery this connection carried (0 when none was made)."""
+        """(outcomes, relay, counts as a session, conn_use, set-up end) for one server;
+        conn_use is the how-manyth delivery this connection carried (0 when none was
+        made), the set-up end when MAIL FROM went out (None if it never did)."""
         n = len(recipients)
         try:
             value = await tls_policy.lookup(self.runtime.tables, self.config.tls_policy_maps,
                                             target.nexthop)
         except TableRetry:
-            return [Outcome("deferred", "4.3.0", "TLS policy lookup error")] * n, "none", False, 0
+            return [Outcome("deferred", "4.3.0", "TLS policy lookup error")] * n, "none", False, \
+                0, None
         policy = tls_policy.decide(self.config, target, value)
         cached = self.cache.take(target) if self._caching(target) else None
         if cached is not None:
@@ -129,13 +131,14 @@ class SmtpAgent:
             try:
                 outcomes = await session.run(reused=True)
                 await self._finish(session, target, born, uses + 1)
-                return outcomes, target.relay, True, uses + 1
+                return outcomes, target.relay, True, uses + 1, session.setup_done
             except Exception as e:
                 proto.abort()
                 if session.started:  # MAIL went out: report it like any broken session
                     outcome = e.outcome if isinstance(e, SessionFailed) else Outcome(
                         "deferred", "4.3.0", f"local error talking to {target.name}")
-                    return _merge(session, outcome), target.relay, True, uses + 1
+                    return _merge(session, outcome), target.relay, True, uses + 1, \
+                        session.setup_done
             # before MAIL, the idle connection just went bad: connect afresh
         for retry_plain in (False, True):
             try:
@@ -144,31 +147,32 @@ class SmtpAgent:
                                              REPLY_LINE_LIMIT)
             except Exception:
                 text = f"connect to {target.relay}: {connect.connect_error_text(Failure())}"
-                return [Outcome("deferred", "4.4.1", text)] * n, "none", False, 0
+                return [Outcome("deferred", "4.4.1", text)] * n, "none", False, 0, None
             session = Session(proto, target, self.config, request, recipients, policy,
                               self.runtime, self.tls_creator)
             born = self.runtime.clock.seconds()
             try:
                 outcomes = await session.run()
                 await self._finish(session, target, born, 1)
-                return outcomes, target.relay, True, 1
+                return outcomes, target.relay, True, 1, session.setup_done
             except SessionFailed as e:
                 await session.quit()
                 if e.tls_failed and not retry_plain:
                     self._warn(f"{target.name}: TLS handshake failed; trying plaintext")
                     policy = tls_policy.TlsPolicy("none")
                     continue
-                return _merge(session, e.outcome), target.relay, e.handshake_done, 1
+                return _merge(session, e.outcome), target.relay, e.handshake_done, 1, \
+                    session.setup_done
             except TableRetry:
                 proto.abort()
                 return [Outcome("deferred", "4.3.0", "smtp_sasl_password_maps lookup error")] * n, \
-                    target.relay, False, 1
+                    target.relay, False, 1, None
             except Exception:
                 proto.abort()
                 self._warn(f"{target.name}: unexpected error: {Failure().getErrorMessage()}")
                 text = f"local error talking to {target.name}"
                 return [Outcome("deferred", "4.3.0", text)] * n, \
-                    target.relay, False, 1
+                    target.relay, False, 1, session.setup_done
         raise Panic("smtp agent: the connection loop ended without a result")
 
     def _caching(self, target) -> bool:
@@ -215,7 +219,7 @@ def _action(dsn: str) -> str:
     return {"2": "sent", "4": "deferred"}.get(dsn[0], "bounced")
 
 
-def _status(recipient, outcome, relay, conn_use=0) -> RecipientStatus:
+def _status(recipient, outcome, relay, conn_use=0, setup_done=None) -> RecipientStatus:
     return RecipientStatus(recipient, outcome.action, Dsn(outcome.dsn), outcome.text, relay,
-                           outcome.remote, conn_use)
+                           outcome.remote, conn_use, setup_done)
 

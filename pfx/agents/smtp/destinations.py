@@ -2,7 +2,7 @@
 
 Returns Deferreds only; the resolver (twisted.names IResolver) is injected. Postfix's
 smtp_addr.c texts and codes: NXDOMAIN and NODATA are permanent (5.4.4 "Host or domain
-name not found"), SERVFAIL and timeouts temporary (4.4.3), a null MX (RFC 7505) is
+name not found"; an MX lookup that finds nothing falls back to A/AAAA, whose error it is), SERVFAIL and timeouts temporary (4.4.3), a null MX (RFC 7505) is
 5.1.0 "Domain X does not accept mail (nullMX)".
 
 Security: DNS answers are untrusted; we use only MX and A/AAAA records of the names we
@@ -144,11 +144,17 @@ class Resolution:
         return [Target(hop.host, a, port, "inet", written) for a in addrs]
 
     async def _mx(self, domain: str):
-        """Exchange names by preference, or None when the domain has no MX (use A/AAAA)."""
+        """Exchange names by preference, or None when the domain has no MX (use A/AAAA).
+
+        NXDOMAIN is "not found" like NODATA (dns_lookup.c's DNS_NOTFOUND), so the
+        address lookup follows and its error is the one reported (``type=A``)."""
         try:
             answers, _, _ = await self.resolver.lookupMailExchange(domain)
         except Exception:
-            raise _problem(_classify(Failure()), domain, "MX") from None
+            kind = _classify(Failure())
+            if kind == "nxdomain":
+                return None
+            raise _problem(kind, domain, "MX") from None
         records = [a.payload for a in answers if a.type == dns.MX]
         if not records:
             return None

@@ -108,6 +108,7 @@ class AgentConfig:
     mx_session_limit: int
     skip_5xx_greeting: bool
     never_send_ehlo: bool
+    always_send_ehlo: bool
     dns_enabled: bool
     defer_if_no_mx_address: bool
     timeouts: dict  # stage -> seconds (0 = none)
@@ -181,6 +182,7 @@ def read_config(settings, lmtp: bool) -> AgentConfig:
         inet_protocols=frozenset(protocols or {"ipv4"}), address_preference=preference,
         mx_address_limit=get("mx_address_limit"), mx_session_limit=get("mx_session_limit"),
         skip_5xx_greeting=get("skip_5xx_greeting"), never_send_ehlo=get("never_send_ehlo"),
+        always_send_ehlo=get("always_send_ehlo"),
         dns_enabled=level_dns, defer_if_no_mx_address=get("defer_if_no_mx_address_found"),
         timeouts={s: get(f"{s}_timeout") for s in _STAGES},
         smtputf8_enable=settings.get("smtputf8_enable"),

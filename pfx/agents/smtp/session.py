@@ -17,6 +17,7 @@ any text here.
 import attrs
 from twisted.internet import defer
 
+from pfx.address.quote import quote_821_local, quote_822_local
 from pfx.agents.smtp import mime, sasl, tls_policy
 from pfx.agents.smtp.protocol import ProtocolViolation, SessionTimeout, TlsFailed
 from pfx.smtp.client import ServerClosed
@@ -35,6 +36,7 @@ _WHILE = {"CONNECT": "receiving the initial server greeting",
           "DATA": "sending DATA command", "BODY": "sending message body",
           "END": "sending end of data -- message may be sent more than once",
           "QUIT": "sending QUIT", "RSET": "sending RSET"}
+_HANDSHAKE = ("CONNECT", "EHLO", "HELO", "LHLO")
 _STAGE = {"CONNECT": "helo", "EHLO": "helo", "HELO": "helo", "LHLO": "helo",
           "STARTTLS": "starttls", "AUTH": "helo", "MAIL": "mail", "RCPT": "rcpt",
           "DATA": "data_init", "END": "data_done", "QUIT": "quit", "RSET": "rset"}
@@ -95,6 +97,8 @@ class Session:
         self.reusable = False  # the transaction ended cleanly: the connection may be cached
         self.partial: list[Outcome | None] = [None] * len(recipients)
         self.started = False  # MAIL FROM was sent
+        self.setup_done = None  # when it was: the end of connection set-up (delays c/d)
+        self._esmtp = True  # the greeting allows EHLO (see _open)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -103,9 +107,11 @@ class Session:
         if 200 <= reply.code < 300:
             return Outcome("sent", reply_dsn(reply), line, line)
         action = "deferred" if reply.code < 500 else "bounced"
-        return Outcome(action, reply_dsn(reply),
-                       f"host {self.target.name} said: {line} (in reply to {_IN_REPLY[command]})",
-                       line)
+        if command in _HANDSHAKE:  # smtp_helo(): the greeting, EHLO, HELO or LHLO refused
+            text = f"host {self.target.name} refused to talk to me: {line}"
+        else:
+            text = f"host {self.target.name} said: {line} (in reply to {_IN_REPLY[command]})"
+        return Outcome(action, reply_dsn(reply), text, line)
 
     def _fail(self, dsn, text, **kw):
         action = "deferred" if dsn.startswith("4") else "bounced"
@@ -144,7 +150,7 @@ class Session:
                 raise SessionFailed(self._outcome(reply, "RSET"), True)
         else:
             await self._open()
-        early = self._check_extensions()
+        early = await self._check_extensions()
         outcomes = [early] * len(self.recipients) if early else await self._transaction()
         self.reusable = not self.proto.lost and self.conn.waiting == 0
         return outcomes
@@ -156,6 +162,9 @@ class Session:
             if greeting.code >= 500 and self.config.skip_5xx_greeting:
                 out = attrs.evolve(out, action="deferred", dsn="4" + out.dsn[1:])
             raise SessionFailed(out)
+        # smtp_helo(): without smtp_always_send_ehlo, EHLO only to a greeting saying ESMTP
+        words = reply_line(greeting).split()[1:]
+        self._esmtp = self.config.always_send_ehlo or "ESMTP" in (w.upper() for w in words)
         await self._hello()
         await self._starttls()
         self.handshake_done = True
@@ -166,11 +175,11 @@ class Session:
         if self.config.lmtp:
             reply = await self._command(self.conn.ehlo(name), "LHLO")
             verb = "LHLO"
-        elif self.config.never_send_ehlo:
+        elif self.config.never_send_ehlo or not self._esmtp:
             reply, verb = await self._command(self.conn.helo(name), "HELO"), "HELO"
         else:
             reply, verb = await self._command(self.conn.ehlo(name), "EHLO"), "EHLO"
-            if reply.code >= 500 and not self.proto.tls_active:
+            if reply.code // 100 != 2:  # any refusal but 421 (see _reply): try HELO
                 reply, verb = await self._command(self.conn.helo(name), "HELO"), "HELO"
         if reply.code // 100 != 2:
             raise SessionFailed(self._outcome(reply, verb))
@@ -200,9 +209,15 @@ class Session:
                                 f"after the 220 reply to STARTTLS")
         except TlsFailed as e:
             self.proto.abort()
-            text = ("Server certificate not trusted" if policy.verify and "verif" in str(e).lower()
-                    else f"Cannot start TLS: handshake failure with {self.target.name}")
-            self._fail("4.7.5", text, tls_failed=policy.level == "may")
+            # smtp_start_tls()'s texts; the detail goes to the log, as Postfix's tls_client
+            # logs it on its own line
+            if policy.verify and "verif" in str(e).lower():
+                self._warn(f"server certificate verification failed for "
+                           f"{self.target.relay}: {e}")
+                self._fail("4.7.5", "Server certificate not verified")
+            self._warn(f"TLS handshake failed with {self.target.relay}: {e}")
+            self._fail("4.7.5", "Cannot start TLS: handshake failure",
+                       tls_failed=policy.level == "may")
         self._check_certificate()
         await self._hello()
 
@@ -219,7 +234,13 @@ class Session:
             ok = tls_policy.cert_matches(policy.match, tls_policy.cert_names(cert))
         if not ok:
             self.proto.abort()
-            self._fail("4.7.5", f"Server certificate not verified: host {self.target.name}")
+            what = "fingerprint" if policy.level == "fingerprint" else "name"
+            self._warn(f"server certificate {what} mismatch for {self.target.relay}")
+            self._fail("4.7.5", "Server certificate not verified")
+
+    def _warn(self, text):
+        if self.runtime.log is not None:
+            self.runtime.log.warning(text)
 
     async def _authenticate(self):
         cfg = self.config
@@ -251,9 +272,9 @@ class Session:
                        f"SASL authentication failed; server {self.target.name} said: "
                        f"{reply_line(reply)}")
 
-    def _check_extensions(self) -> Outcome | None:
+    async def _check_extensions(self) -> Outcome | None:
         ext, req = self.conn.extensions, self.request
-        if req.smtputf8 and "SMTPUTF8" not in ext:
+        if req.smtputf8 and "SMTPUTF8" not in ext and await self._needs_smtputf8():
             return Outcome("bounced", "5.6.7", f"SMTPUTF8 is required, but was not offered "
                                                f"by host {self.target.name}")
         limit = ext.get("SIZE", "").strip()
@@ -262,18 +283,30 @@ class Session:
                                                f"{int(limit)} of server {self.target.name}")
         return None
 
+    async def _needs_smtputf8(self) -> bool:
+        """Postfix's DELIVERY_REQUIRES_SMTPUTF8: SMTPUTF8 was requested *and* an envelope
+        address or a header is not ASCII; otherwise the message goes without it."""
+        req = self.request
+        if not all(a.isascii() for a in [req.sender, *(r.address for r in self.recipients)]):
+            return True
+        run = self.runtime.run_blocking or (lambda f, *a: defer.maybeDeferred(f, *a))
+        return await run(_utf8_headers, req.open_content)
+
     async def _transaction(self) -> list[Outcome]:
         conn, req = self.conn, self.request
         pipelining = "PIPELINING" in conn.extensions
         body_type = req.body_type if req.body_type in ("7BIT", "8BITMIME") else None
-        params = MailParams(size=req.size or None, body=body_type, smtputf8=req.smtputf8,
+        # smtp_proto.c announces no SIZE when the body will be downgraded (its size changes)
+        size = None if self._downgrading() else req.size or None
+        params = MailParams(size=size, body=body_type, smtputf8=req.smtputf8,
                             ret=req.ret, envid=req.envid)
         out: list[Outcome | None] = self.partial  # what is known if the session breaks
         accepted: list[int] = []
-        mail_data = conn.mail(req.sender, params)
+        # queue files keep addresses unquoted; the envelope gets them quoted (quote_821_local)
+        mail_data = conn.mail(_quote(req.sender), params)
         self.started = True
-        rcpt_data = [conn.rcpt(r.address, _rcpt_params(r)) if pipelining else None
-                     for r in self.recipients]
+        self.setup_done = self.runtime.clock.seconds()
+        rcpt_data = [self._rcpt(r) if pipelining else None for r in self.recipients]
         if pipelining:
             self.proto.send(mail_data + b"".join(rcpt_data) + conn.data())
             mail_reply = await self._reply("MAIL")
@@ -285,7 +318,7 @@ class Session:
             if pipelining:
                 reply = await self._reply("RCPT")
             else:
-                reply = await self._command(conn.rcpt(r.address, _rcpt_params(r)), "RCPT")
+                reply = await self._command(self._rcpt(r), "RCPT")
             if reply.code // 100 == 2:
                 accepted.append(i)
             else:
@@ -318,13 +351,19 @@ class Session:
                 out[i] = result
         return out
 
+    def _rcpt(self, recipient) -> bytes:
+        return self.conn.rcpt(_quote(recipient.address), _rcpt_params(recipient))
+
+    def _downgrading(self) -> bool:
+        return (self.request.body_type == "8BITMIME" and "8BITMIME" not in self.conn.extensions
+                and self.config.mime_conversion)
+
     async def _send_body(self):
         conn, req = self.conn, self.request
         run = self.runtime.run_blocking or (lambda f, *a: defer.maybeDeferred(f, *a))
         f = await run(req.open_content)
         try:
-            convert = (req.body_type == "8BITMIME" and "8BITMIME" not in conn.extensions
-                       and self.config.mime_conversion)
+            convert = self._downgrading()
             fold = mime.LineFolder(self.config.line_length_limit)
             if convert:
                 data = await run(f.read)
@@ -359,9 +398,30 @@ class Session:
         self.proto.close()
 
 
+def _utf8_headers(open_content) -> bool:
+    """Blocking: whether the header section has a byte outside ASCII."""
+    with open_content() as f:
+        while True:
+            line = f.readline(CHUNK)
+            if line in (b"", b"\n", b"\r\n"):
+                return False
+            if not line.isascii():
+                return True
+
+
+def _quote(address: str) -> str:
+    """smtp_quote_821_address(): the null sender stays <>."""
+    return quote_821_local(address) if address else ""
+
+
 def _rcpt_params(recipient) -> RcptParams:
+    """NOTIFY, and ORCPT: the client's own, else ``rfc822;`` and the original recipient
+    (smtp_proto.c sends one whenever it knows the original address). A non-ASCII original
+    would need RFC 6533's utf-8 type; it is left out rather than sent mislabelled."""
     orcpt_type = orcpt = None
     if recipient.orcpt:
         orcpt_type, _, orcpt = recipient.orcpt.partition(";")
+    elif recipient.orig and recipient.orig.isascii():
+        orcpt_type, orcpt = "rfc822", quote_822_local(recipient.orig)
     return RcptParams(notify=frozenset(recipient.notify) or None, orcpt_type=orcpt_type,
                       orcpt=orcpt)

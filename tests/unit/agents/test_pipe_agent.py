@@ -70,12 +70,16 @@ def test_delivered_to_loop_bounces_only_that_recipient(tmp_path):
 
 
 @pytest.mark.parametrize("script,action,dsn,text", [
-    ("exit 75", "deferred", "4.3.0", 'Command died with status 75: "/bin/sh"'),
-    ("exit 67", "bounced", "5.1.1", 'Command died with status 67: "/bin/sh"'),
+    ("exit 75", "deferred", "4.3.0", "temporary failure"),
+    ("exit 67", "bounced", "5.1.1", "user unknown"),
+    ("echo Invalid user specified. >&2; exit 67", "bounced", "5.1.1",
+     "user unknown. Command output: Invalid user specified."),
     ("echo no such user >&2; exit 1", "bounced", "5.3.0",
      'Command died with status 1: "/bin/sh". Command output: no such user'),
-    ("echo 4.2.2 over quota; exit 1", "deferred", "4.2.2",
-     'Command died with status 1: "/bin/sh". Command output: 4.2.2 over quota'),
+    ("echo 4.2.2 over quota; exit 1", "deferred", "4.2.2", "over quota"),
+    ("echo 5.2.2 mailbox full; exit 75", "bounced", "5.2.2", "mailbox full"),
+    ("echo 4.2.2x; exit 1", "bounced", "5.3.0",
+     'Command died with status 1: "/bin/sh". Command output: 4.2.2x'),
     ("kill -TERM $$$$", "deferred", "4.3.0", 'Command died with signal 15: "/bin/sh"'),
     ("echo fine", "sent", "2.0.0", "delivered via maildrop service (fine)"),
 ])

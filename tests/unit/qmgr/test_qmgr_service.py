@@ -84,7 +84,7 @@ def test_plugin_builds_and_starts_the_service(tmp_path):
     assert factory.start_order == 30
     context, entries, clock = _context(tmp_path, MASTER, agents={
         "discard": discard.make_agent(None, None)},
-        main={"transport_maps": "", "smtp_time_limit": "77s"})
+        main={"transport_maps": "", "smtp_time_limit": "77s", "daemon_timeout": "60s"})
     service = factory.make_service(entries[0], context)
     service.privilegedStartService()
     service.startService()
@@ -93,6 +93,7 @@ def test_plugin_builds_and_starts_the_service(tmp_path):
     assert manager is service.manager
     assert clock.unixServers and clock.unixServers[0][0].endswith("/public/qmgr")
     assert manager.scheduler.config.policy("smtp").process_limit == 7
+    # the larger of daemon_timeout and $transport_time_limit (default $command_time_limit)
     assert manager._time_limit("smtp") == 77
     assert manager._time_limit("discard") == 1000
     service.stopService()

@@ -85,9 +85,17 @@ def test_null_mx_bounces():
 
 
 def test_nxdomain_bounces_with_postfix_text():
+    # smtp_domain_addr(): the MX lookup's DNS_NOTFOUND (NXDOMAIN too) falls back to
+    # smtp_host_addr(), so the address lookup's error is the one reported
     assert problem("nosuch.com") == (
         "5.4.4", "Host or domain name not found. Name service error for name=nosuch.com "
-                 "type=MX: Host not found")
+                 "type=A: Host not found")
+    resolver = FakeResolver(**ZONE)
+    res = Resolution(read_config(settings(), False), resolver, random.Random(1))
+    d = __import__("twisted.internet.defer", fromlist=["x"]).ensureDeferred(
+        res.targets("nosuch.com", ""))
+    d.addErrback(lambda f: f.trap(DnsProblem))
+    assert resolver.queries[:2] == [("MX", "nosuch.com"), ("A", "nosuch.com")]
 
 
 def test_servfail_and_timeout_defer():

@@ -22,9 +22,22 @@ def test_size_over_the_servers_limit_bounces_before_mail():
 
 
 def test_smtputf8_required_but_not_offered_bounces():
-    [s] = run(FakeServer(), request("a@example.com", smtputf8=True))
-    assert (s.action, str(s.dsn), s.text) == (
-        "bounced", "5.6.7", "SMTPUTF8 is required, but was not offered by host mx1.example.com[192.0.2.1]")
+    utf8 = "Subject: caf\u00e9\n\nhello\n".encode()
+    for req in (request("a@example.com", smtputf8=True, body=utf8),
+                request("j\u00f6rg@example.com", smtputf8=True)):
+        [s] = run(FakeServer(), req)
+        assert (s.action, str(s.dsn), s.text) == (
+            "bounced", "5.6.7",
+            "SMTPUTF8 is required, but was not offered by host mx1.example.com[192.0.2.1]")
+
+
+def test_smtputf8_requested_but_not_needed_is_delivered_without_it():
+    # smtp_proto.c: only DELIVERY_REQUIRES_SMTPUTF8 (requested and a UTF-8 address or
+    # header) bounces; an ASCII message goes out without the SMTPUTF8 parameter
+    server = FakeServer()
+    body = "Subject: plain\n\nbody caf\u00e9\n".encode()  # 8-bit body, ASCII headers
+    [s] = run(server, request("a@example.com", smtputf8=True, body=body, body_type="8BITMIME"))
+    assert s.action == "sent" and "SMTPUTF8" not in server.lines[1]
 
 
 def test_smtputf8_offered_is_requested():
@@ -41,8 +54,8 @@ def test_dsn_parameters_are_passed_on():
                           nexthop="", size=5, arrival=0, envid="id+1", ret="HDRS",
                           open_content=lambda: __import__("io").BytesIO(b"x\n"))
     run(server, req)
-    assert server.lines[1] == "MAIL FROM:<s@x> SIZE=5 RET=HDRS ENVID=id+2B1"
-    assert server.lines[2] == "RCPT TO:<a@example.com> NOTIFY=FAILURE,DELAY ORCPT=rfc822;A@Example.com"
+    assert server.lines[1] == "MAIL FROM:<s@x> SIZE=5 ENVID=id+2B1 RET=HDRS"
+    assert server.lines[2] == "RCPT TO:<a@example.com> ORCPT=rfc822;A@Example.com NOTIFY=FAILURE,DELAY"
 
 
 def test_8bit_body_is_quoted_printable_for_a_7bit_server():

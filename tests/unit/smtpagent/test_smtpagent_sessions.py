@@ -45,8 +45,8 @@ def test_5xx_greeting_is_soft_when_skipped():
     one = FakeResolver(mx={"example.com": [(10, "mx1.example.com")]},
                        a={"mx1.example.com": ["192.0.2.1"]})
     d, _, _ = deliver({"192.0.2.1": FakeServer(greeting="554 5.7.1 go away")}, resolver=one)
-    assert statuses(d) == [("deferred", "4.7.1", "host mx1.example.com[192.0.2.1] said: "
-                            "554 5.7.1 go away (in reply to initial greeting)")]
+    assert statuses(d) == [("deferred", "4.7.1", "host mx1.example.com[192.0.2.1] refused to "
+                            "talk to me: 554 5.7.1 go away")]
 
 
 def test_5xx_greeting_bounces_when_not_skipped():

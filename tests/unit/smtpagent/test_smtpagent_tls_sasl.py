@@ -84,7 +84,8 @@ def test_encrypt_handshake_failure_defers_without_plaintext():
     server = FakeServer()
     server.tls_fails = True
     s, net = run(server, smtp_tls_security_level="encrypt")
-    assert (s.action, str(s.dsn)) == ("deferred", "4.7.5") and "handshake failure" in s.text
+    assert (s.action, str(s.dsn), s.text) == (
+        "deferred", "4.7.5", "Cannot start TLS: handshake failure")
     assert len(net.attempts) == 1 and "MAIL" not in " ".join(server.lines)
 
 
@@ -116,7 +117,7 @@ def test_verify_checks_the_mx_hostname():
     server.attach = attach
     [s] = result_of(agent.deliver(request("a@example.com"))).statuses
     assert (s.action, str(s.dsn), s.text) == (
-        "deferred", "4.7.5", "Server certificate not verified: host mx1.example.com[192.0.2.1]")
+        "deferred", "4.7.5", "Server certificate not verified")  # smtp_proto.c's words
 
 
 def test_secure_accepts_a_subdomain_of_the_nexthop_by_default():
@@ -236,4 +237,5 @@ def test_starttls_handshake_timeout():
     assert not d.called
     clock.advance(0.1)
     [s] = result_of(d).statuses
-    assert (s.action, str(s.dsn)) == ("deferred", "4.7.5") and "handshake failure" in s.text
+    assert (s.action, str(s.dsn), s.text) == (
+        "deferred", "4.7.5", "Cannot start TLS: handshake failure")
