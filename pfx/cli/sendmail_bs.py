@@ -5,7 +5,7 @@ sans-IO pfx.smtp.server machine here with blocking reads, and queues through pos
 like plain sendmail, so it works while pfx is stopped. The queue ID in ``250 2.0.0 Ok:
 queued as ID`` is therefore the maildrop file's; pickup gives the message its final
 ID. As with Postfix's -bs, no relay or access restrictions apply: the peer is the
-local user who ran the command.
+local user who ran the command, and smtpd_forbid_bare_newline does not apply either.
 
 Security: the SMTP input is the local user's and is parsed only by the protocol
 machine; the maildrop file carries only what the MAILDROP policy allows. Reads
@@ -164,10 +164,12 @@ def smtp_session(settings, stdin, stdout) -> int:
     """Run one SMTP session until QUIT or end of input; the exit status."""
     hostname = settings.get_str("myhostname")
     session = LocalSession(settings, hostname, settings.get_str("mail_name"))
+    # Postfix's smtpd never applies smtpd_forbid_bare_newline in stand-alone mode (checked
+    # with 3.7.11, "reject" and no exclusions): a script's LF-only "." still ends DATA.
     conn = ServerConnection(ServerConfig(
         hostname=hostname, message_size_limit=settings.get("message_size_limit"),
         line_length_limit=settings.get("line_length_limit"),
-        smtputf8_enable=settings.get("smtputf8_enable")))
+        smtputf8_enable=settings.get("smtputf8_enable"), smtpd_forbid_bare_newline="no"))
     try:
         with interrupted_by_signals():
             _dialogue(conn, session, stdin, stdout)
