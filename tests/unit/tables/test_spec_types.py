@@ -70,6 +70,15 @@ def test_real_postmap_folds_environ_keys(real_postfix, monkeypatch):
         "PFX_TABLE_TEST_LOWER": "low"}
 
 
+def test_pipemap_of_one_table_is_that_table(registry):
+    assert registry.open_strict("pipemap:{inline:{k=1}}").lookup("k") == "1"
+
+
+def test_real_postmap_takes_a_pipemap_of_one_table(real_postfix):
+    real_postfix.require("pipemap")
+    assert real_postfix.query("pipemap:{inline:{k=1}}", ["k"]) == {"k": "1"}
+
+
 def test_proxy_passes_through(registry):
     assert registry.open_strict("proxy:inline:{a=b}").lookup("a") == "b"
 
