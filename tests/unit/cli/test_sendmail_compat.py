@@ -74,3 +74,37 @@ def test_any_other_name_is_plain_sendmail(cfg, monkeypatch, capsys):
     # A later -b option wins over the name, as in Postfix.
     assert run_as(monkeypatch, "mailq", "-C", str(cfg.path), "-bp") == 0
     assert "1 Request." in capsys.readouterr().out
+
+
+def envelopes(store):
+    out = []
+    for qid in store.scan("maildrop"):
+        with store.open("maildrop", qid) as reader:
+            out.append((reader.info.sender, [r.address for r in reader.info.recipients]))
+    return out
+
+
+@pytest.mark.parametrize("given, sender, warning", [
+    ("Full Name <d@example.test>", "d@example.test", ""),
+    ("<c@example.test>", "c@example.test", ""),
+    ("<>", "", ""),
+    ('"q u"@example.test', "q u@example.test", ""),
+    ("a@example.test, b@example.test", "a@example.test",
+     "sendmail: warning: -f option specified malformed sender: a@example.test, b@example.test\n"),
+])
+def test_dash_f_takes_the_first_address_in_internal_form(cfg, monkeypatch, capsys, given, sender,
+                                                         warning):
+    # What Postfix 3.7's sendmail queued for each -f argument (postcat -e of its maildrop).
+    monkeypatch.setattr(sys, "stdin", type("Stdin", (), {"buffer": io.BytesIO(b"x\n")})())
+    assert run_as(monkeypatch, "sendmail", "-C", str(cfg.path), "-f", given, "r@example.test") == 0
+    assert envelopes(cfg.store) == [(sender, ["r@example.test"])]
+    assert capsys.readouterr().err == warning
+
+
+def test_recipients_are_parsed_as_address_lists_in_internal_form(cfg, monkeypatch):
+    monkeypatch.setattr(sys, "stdin", type("Stdin", (), {"buffer": io.BytesIO(b"x\n")})())
+    assert run_as(monkeypatch, "sendmail", "-C", str(cfg.path), "-f", "s@example.test",
+                  "Full <d@example.test>", '"q u"@example.test', "a@x.test, c@x.test",
+                  "p (comment) <pp@x.test>", "u") == 0
+    assert envelopes(cfg.store) == [("s@example.test", [
+        "d@example.test", "q u@example.test", "a@x.test", "c@x.test", "pp@x.test", "u"])]
