@@ -21,6 +21,7 @@ from pfx.smtp import events as E
 from pfx.smtp import replies as R
 from pfx.smtp.ehlo import ehlo_reply
 from pfx.smtp.server import NEED_DATA, PAUSED, ServerConfig, ServerConnection
+from pfx.smtpd.addr import internal
 
 WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
 NO_SPACE = Reply(452, Dsn("4.3.1"), "Insufficient system storage")
@@ -77,14 +78,16 @@ class LocalSession:
             return ehlo_reply(self.hostname, message_size_limit=self.limit, etrn=False,
                               vrfy=False)
         if isinstance(ev, E.MailFrom):
-            self.sender, self.params = ev.address, ev.params
+            # queue files keep internal form, without source routes, as smtpd's
+            self.sender, self.params = internal(ev.address), ev.params
             return R.MAIL_OK
         if isinstance(ev, E.RcptTo):
             if not ev.address:
                 return R.BAD_RECIPIENT
             p = ev.params
             orcpt = f"{p.orcpt_type};{p.orcpt}" if p.orcpt is not None else None
-            self.rcpts.append(Recipient(ev.address, orcpt=orcpt, notify=p.notify or ()))
+            self.rcpts.append(Recipient(internal(ev.address), orcpt=orcpt,
+                                        notify=p.notify or ()))
             return R.RCPT_OK
         if isinstance(ev, E.Data):
             return self._open() or R.START_DATA

@@ -108,3 +108,14 @@ def test_recipients_are_parsed_as_address_lists_in_internal_form(cfg, monkeypatc
                   "p (comment) <pp@x.test>", "u") == 0
     assert envelopes(cfg.store) == [("s@example.test", [
         "d@example.test", "q u@example.test", "a@x.test", "c@x.test", "pp@x.test", "u"])]
+
+
+def test_bs_queues_internal_forms_without_source_routes(cfg):
+    # Postfix 3.7's sendmail -bs queued: sender "s x@localhost", recipients
+    # "q u@localhost" and "r@localhost" for this dialogue.
+    dialogue = (b'HELO x\r\nMAIL FROM:<"s x"@example.test>\r\nRCPT TO:<"q u"@example.test>\r\n'
+                b"RCPT TO:<@route.test:r@example.test>\r\nDATA\r\nx\r\n.\r\nQUIT\r\n")
+    out = io.BytesIO()
+    assert smtp_session(load_settings(str(cfg.path)), io.BufferedReader(io.BytesIO(dialogue)),
+                        out) == 0
+    assert envelopes(cfg.store) == [("s x@example.test", ["q u@example.test", "r@example.test"])]
