@@ -135,8 +135,8 @@ def parse_rules(lines, label, compile_regex, flags, unclosed="skipping"):
                 open_ifs.append(len(rules))
                 rules.append(Rule("if", number, regex, negate))
                 continue
-            if not result:
-                raise RuleError("no replacement text: skipping this rule")
+            if not result:  # Postfix keeps the rule; postmap -q warns when it matches
+                warn(flags, f"{label}, line {number}: no replacement text: using empty string")
             template = parse_template(result)
             groups = [p for p in template if isinstance(p, int)]
             if negate and groups:

@@ -74,3 +74,38 @@ def test_real_postmap_agrees(kind, tmp_path, real_postfix):
     # Postfix 3.7 also says "do not prepend whitespace to statements between IF and
     # ENDIF" after an IF with extra text; pfx leaves that quirk out.
     assert [w for w in warned if "do not prepend whitespace" not in w] == expected(kind, path)
+
+
+EMPTY = "/nores/\n/ok/ fine\n"
+
+
+@pytest.mark.parametrize("kind", ["regexp", "pcre"])
+def test_a_rule_without_replacement_text_answers_the_empty_string(kind, tmp_path, monkeypatch):
+    import io
+
+    from pfx.cli import postmap
+
+    path = tmp_path / f"empty.{kind}"
+    path.write_text(EMPTY)
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.delenv("MAIL_CONFIG", raising=False)
+    status = postmap.Program(stdin=io.StringIO(""), stdout=out, stderr=err).run(
+        ["-c", str(tmp_path), "-q", "nores", f"{kind}:{path}"])
+    assert (status, out.getvalue()) == (0, "\n")
+    assert err.getvalue().splitlines() == [
+        f"postmap: warning: {kind} map {path}, line 1: no replacement text: using empty string",
+        f"postmap: warning: table {kind}:{path}: key nores: empty string result is not allowed",
+        f"postmap: warning: table {kind}:{path} should return NO RESULT in case of NOT FOUND"]
+
+
+@pytest.mark.parametrize("kind", ["regexp", "pcre"])
+def test_real_postmap_answers_the_empty_string_too(kind, tmp_path, real_postfix):
+    real_postfix.require(kind)
+    path = tmp_path / f"empty.{kind}"
+    path.write_text(EMPTY)
+    done = real_postfix.run(REAL_POSTMAP, "-q", "nores", f"{kind}:{path}")
+    assert (done.returncode, done.stdout) == (0, "\n")
+    assert done.stderr.splitlines() == [
+        f"postmap: warning: {kind} map {path}, line 1: no replacement text: using empty string",
+        f"postmap: warning: table {kind}:{path}: key nores: empty string result is not allowed",
+        f"postmap: warning: table {kind}:{path} should return NO RESULT in case of NOT FOUND"]
