@@ -103,6 +103,9 @@ def test_one_message_several_users_one_status_each(config_dir, run_twistd, dovec
         assert strip_trace(strip_trace(served)) == sent
     assert not dovecot.maildir_files("carol@example.test")
     # bob sent it: the non-delivery notice (ghost, carol) reaches bob's Dovecot mailbox
+    # logged after the last status line: wait for it rather than race the bounce program
+    config_dir.wait_for_log(f"{qid}: sender non-delivery notification: ")
+    log = config_dir.log_text()
     m = re.search(rf"{qid}: sender non-delivery notification: (\w+)", log)
     assert m, log
     config_dir.wait_for_log(f"{m.group(1)}: removed")
