@@ -90,7 +90,7 @@ class TableFlags:
     """How a table is opened (the parts of Postfix's DICT_FLAG_* that pfx honours).
 
     ``fold``: fold lookup keys to lower case in the types that fold (hash, btree,
-    texthash, inline, unix); pattern tables ignore it. ``opener``: the registry's
+    texthash, inline, unix, environ); pattern tables ignore it. ``opener``: the registry's
     ``open_table`` bound to its installed types, for unionmap/pipemap/proxy, which
     open other tables. ``warn``: where syntax warnings go (default: logging).
     """

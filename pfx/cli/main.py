@@ -177,9 +177,15 @@ def main(argv=None) -> int:
     return 64
 
 
+#: Postfix's sendmail picks its mode from the name it runs under before it reads the
+#: options (Debian links /usr/bin/mailq and /usr/bin/newaliases to it); a later -b wins.
+SENDMAIL_NAMES = {"mailq": ["-bp"], "newaliases": ["-bi"]}
+
+
 def sendmail_main() -> int:
-    """``pfx-sendmail``: what an admin links as /usr/sbin/sendmail."""
-    return main(["sendmail", *sys.argv[1:]])
+    """``pfx-sendmail``: what an admin links as /usr/sbin/sendmail, mailq and newaliases."""
+    mode = SENDMAIL_NAMES.get(os.path.basename(sys.argv[0]), [])
+    return main(["sendmail", *mode, *sys.argv[1:]])
 
 
 if __name__ == "__main__":

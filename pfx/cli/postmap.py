@@ -180,6 +180,9 @@ class Program:
                     raise Fatal(f"table {kind}:{name}: query error: {reason}") from e
                 if value is None:
                     continue
+                if value == "":  # a regexp rule without replacement text, say
+                    self.warn(f"table {kind}:{name}: key {key}: empty string result is not allowed")
+                    self.warn(f"table {kind}:{name} should return NO RESULT in case of NOT FOUND")
                 found = True
                 line = f"{key}{self.kv_separator}{value}" if print_key else value
                 self.stdout.write(line + "\n")

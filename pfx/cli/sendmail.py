@@ -21,12 +21,12 @@ myhostname, mail_name, message_size_limit, header_size_limit, authorized_submit_
 and sendmail_fix_line_endings.
 """
 
-import email.utils
 import os
 import pwd
 import re
 import sys
 
+from pfx.address.parse import internalize, parse_address_list, scan_address
 from pfx.cli.postdrop import EX_DATAERR, EX_NOPERM, EX_TEMPFAIL, EX_USAGE, Interrupted, \
     Maildrop, interrupted_by_signals, trigger_pickup
 from pfx.envelope import NOTIFY_WORDS, Envelope, Recipient
@@ -194,16 +194,23 @@ def _fatal_warn(text):
     sys.stderr.write(f"sendmail: warning: {text}\n")
 
 
-def _unbracket(address: str) -> str:
-    address = address.strip()
-    if address.startswith("<") and address.endswith(">"):
-        address = address[1:-1]
-    return address
+def _internal(text: str) -> list[str]:
+    """Every address in ``text`` (RFC 5322 list syntax), in internal form: Postfix's
+    sendmail and cleanup parse with tok822 and queue unquoted local parts."""
+    return [internalize(scan_address(a)) for a in parse_address_list(text).addresses()]
+
+
+def envelope_sender(text: str) -> str:
+    """-f/-r: the first address (``Name <a@b>`` gives a@b, ``<>`` the null sender)."""
+    found = _internal(text)
+    if len(found) > 1:
+        _fatal_warn(f"-f option specified malformed sender: {text}")
+    return found[0] if found else ""
 
 
 def addresses(text: str) -> list[str]:
     """The addresses in one header value or command-line argument."""
-    return [addr for _, addr in email.utils.getaddresses([text]) if addr]
+    return [addr for addr in _internal(text) if addr]
 
 
 # --- reading the message -----------------------------------------------------------------
@@ -289,7 +296,7 @@ class Collector:
 
 def enqueue(opts, settings, stdin, user, uid) -> int:
     """Read one message from stdin into maildrop/; the sysexits status."""
-    sender = "" if opts.sender in ("<>", "") else _unbracket(opts.sender or user)
+    sender = user if opts.sender is None else envelope_sender(opts.sender)
     rcpts = [Recipient(a, notify=opts.notify) for arg in opts.recipients for a in addresses(arg)]
     envelope = Envelope(sender, tuple(rcpts), envid=opts.envid, ret=opts.ret,
                         body_type=opts.body_type)

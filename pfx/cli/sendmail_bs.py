@@ -5,7 +5,7 @@ sans-IO pfx.smtp.server machine here with blocking reads, and queues through pos
 like plain sendmail, so it works while pfx is stopped. The queue ID in ``250 2.0.0 Ok:
 queued as ID`` is therefore the maildrop file's; pickup gives the message its final
 ID. As with Postfix's -bs, no relay or access restrictions apply: the peer is the
-local user who ran the command.
+local user who ran the command, and smtpd_forbid_bare_newline does not apply either.
 
 Security: the SMTP input is the local user's and is parsed only by the protocol
 machine; the maildrop file carries only what the MAILDROP policy allows. Reads
@@ -21,6 +21,7 @@ from pfx.smtp import events as E
 from pfx.smtp import replies as R
 from pfx.smtp.ehlo import ehlo_reply
 from pfx.smtp.server import NEED_DATA, PAUSED, ServerConfig, ServerConnection
+from pfx.smtpd.addr import internal
 
 WRITE_ERROR = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
 NO_SPACE = Reply(452, Dsn("4.3.1"), "Insufficient system storage")
@@ -77,14 +78,16 @@ class LocalSession:
             return ehlo_reply(self.hostname, message_size_limit=self.limit, etrn=False,
                               vrfy=False)
         if isinstance(ev, E.MailFrom):
-            self.sender, self.params = ev.address, ev.params
+            # queue files keep internal form, without source routes, as smtpd's
+            self.sender, self.params = internal(ev.address), ev.params
             return R.MAIL_OK
         if isinstance(ev, E.RcptTo):
             if not ev.address:
                 return R.BAD_RECIPIENT
             p = ev.params
             orcpt = f"{p.orcpt_type};{p.orcpt}" if p.orcpt is not None else None
-            self.rcpts.append(Recipient(ev.address, orcpt=orcpt, notify=p.notify or ()))
+            self.rcpts.append(Recipient(internal(ev.address), orcpt=orcpt,
+                                        notify=p.notify or ()))
             return R.RCPT_OK
         if isinstance(ev, E.Data):
             return self._open() or R.START_DATA
@@ -164,10 +167,12 @@ def smtp_session(settings, stdin, stdout) -> int:
     """Run one SMTP session until QUIT or end of input; the exit status."""
     hostname = settings.get_str("myhostname")
     session = LocalSession(settings, hostname, settings.get_str("mail_name"))
+    # Postfix's smtpd never applies smtpd_forbid_bare_newline in stand-alone mode (checked
+    # with 3.7.11, "reject" and no exclusions): a script's LF-only "." still ends DATA.
     conn = ServerConnection(ServerConfig(
         hostname=hostname, message_size_limit=settings.get("message_size_limit"),
         line_length_limit=settings.get("line_length_limit"),
-        smtputf8_enable=settings.get("smtputf8_enable")))
+        smtputf8_enable=settings.get("smtputf8_enable"), smtpd_forbid_bare_newline="no"))
     try:
         with interrupted_by_signals():
             _dialogue(conn, session, stdin, stdout)

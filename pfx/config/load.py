@@ -16,7 +16,10 @@ class Config:
     settings: Settings  # the global view (main.cf only)
 
     def service_settings(self, entry) -> Settings:
+        # process_name is the program (Postfix: basename of argv[0], the command column);
+        # service_name is the row's first column.
         return self.settings.for_service(entry.service, entry.overrides,
+                                         process_name=os.path.basename(entry.command) or None,
                                          master_args=entry.args)
 
     def warnings(self) -> list[str]:

@@ -12,10 +12,16 @@ enforces the MAILDROP record policy (no client facts, no crossed-off recipients,
 the full_name attribute); symbolic links and files with more than one link are refused;
 the uid in the Received: header and the log is the file's owner, never a value from
 inside the file. A malformed file is logged and removed (Postfix does the same); it
-never stops pickup. Reads myhostname and mail_name.
+never stops pickup. A message cleanup refuses (5xx: too many hops, header_checks
+REJECT, ...) is returned to its sender through the bounce service, as Postfix's
+cleanup does for pickup (CLEANUP_FLAG_BOUNCE); the notice shows the envelope as
+submitted, since cleanup's rewriting of a refused message is not kept. Unlike
+Postfix, an oversized message is bounced too (Postfix leaves it in maildrop/).
+Reads myhostname and mail_name.
 """
 
 import itertools
+import math
 import os
 import stat
 import time
@@ -23,9 +29,10 @@ import time
 import attrs
 from twisted.internet import defer
 
-from pfx.envelope import Client
+from pfx.dsn import Dsn
+from pfx.envelope import Client, DeliveryRequest, RecipientStatus
 from pfx.errors import QueueFileCorrupt, SubmitRejected
-from pfx.interfaces import IMailSubmitter
+from pfx.interfaces import IMailSubmitter, INotifier
 from pfx.queue.records import MAILDROP
 from pfx.queue.qfile import QueueFileReader
 
@@ -186,20 +193,66 @@ class Pickup:
             yield writer.commit()
         except SubmitRejected as exc:
             if exc.reply.code >= 500:
-                # pfx has no bounce service yet: Postfix would return the message.
-                self.log.warning(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>: "
-                                 f"rejected: {exc.reply}; message removed")
-                return "rejected"
+                returned = yield self._return_to_sender(writer.queue_id, reader, st, exc.reply)
+                if returned is not False:
+                    return "rejected"
             self.log.warning(f"{writer.queue_id}: uid={st.st_uid}: {exc.reply}; "
                              "left in maildrop for the next pass")
             return "later"
         return "queued"
 
     @defer.inlineCallbacks
+    def _return_to_sender(self, queue_id, reader, st, reply):
+        """Postfix's cleanup bounces what it refuses from pickup (CLEANUP_FLAG_BOUNCE):
+        each recipient goes to the bounce log with cleanup's reason, then the sender
+        gets a non-delivery notice with the message. -> True (returned), None (no
+        bounce service: removed, as before one existed) or False (keep the file)."""
+        info = reader.info
+        try:
+            notifier = self.require(INotifier)
+        except LookupError:
+            self.log.warning(f"{queue_id}: uid={st.st_uid} from=<{info.sender}>: "
+                             f"rejected: {reply}; message removed")
+            return None
+        # smtpd says "Error: too many hops"; the bounce and the log say "too many hops"
+        text = reply.text[7:] if reply.text.startswith("Error: ") else reply.text
+        dsn = Dsn("5" + str(reply.dsn)[1:]) if reply.dsn is not None else Dsn("5.0.0")
+        env = info.envelope
+        request = DeliveryRequest(
+            queue_id=queue_id, queue_name="maildrop", sender=info.sender,
+            recipients=info.recipients, transport="none", nexthop="",
+            size=info.sizes.content_size, arrival=env.arrival or st.st_mtime,
+            envid=env.envid, ret=env.ret, body_type=env.body_type, smtputf8=env.smtputf8,
+            open_content=reader.open_content)
+        try:
+            for rcpt in info.recipients:
+                yield notifier.append("bounce", queue_id,
+                                      RecipientStatus(rcpt, "bounced", dsn, text))
+                delay = _delay(self.runtime.clock.seconds() - st.st_mtime)
+                self.log.info(f"{queue_id}: to=<{rcpt.address}>, relay=none, delay={delay}, "
+                              f"delays={delay}/0/0/0, dsn={dsn}, status=bounced ({text})")
+            yield notifier.flush("bounce", queue_id, request)
+        except Exception as exc:
+            self.log.warning(f"{queue_id}: bounce notice not sent: {exc}")
+            return False
+        return True
+
+    @defer.inlineCallbacks
     def _remove_malformed(self, where, path, uid, exc):
         who = "" if uid is None else f" uid={uid}:"
         self.log.warning(f"{where}:{who} malformed file removed: {exc}")
         yield self.runtime.run_blocking(_unlink_quiet, path)
+
+
+def _delay(seconds: float) -> str:
+    """A delay as Postfix's log_adhoc writes it (two significant digits, at most two
+    decimals, whole seconds from 100 s; qmgr's logline.format_delay is the full one)."""
+    if seconds >= 100:
+        return str(int(seconds + 0.5))
+    if seconds < 0.005:
+        return "0"
+    decimals = max(0, min(2, 1 - math.floor(math.log10(seconds))))
+    return f"{seconds:.{decimals}f}".rstrip("0").rstrip(".") if decimals else f"{seconds:.0f}"
 
 
 def _unlink_quiet(path):

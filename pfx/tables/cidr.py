@@ -39,27 +39,37 @@ def parse_address(text):
 
 
 def parse_network(text):
-    """``addr`` or ``addr/len`` -> ip_network; host bits must be zero, as Postfix insists."""
+    """``addr``, ``addr/len``, ``[addr]/len`` -> (negate, ip_network); host bits must be
+    zero. Errors are worded as Postfix 3.7's cidr_match_parse (checked with its postmap)."""
     negate = text.startswith("!")
     if negate:
         text = text[1:].lstrip()
-    if text.startswith("[") and "]" in text:
-        close = text.index("]")
-        text = text[1:close] + text[close + 1:]
-    addr_text, sep, length = text.strip().partition("/")
+    if text.startswith("["):
+        addr_text, close, after = text[1:].partition("]")
+        if not close:
+            raise CidrRuleError(f'missing \']\' character after "{text}"')
+        if after and not after.startswith("/"):
+            raise CidrRuleError(f'garbage after "[{addr_text}]"')
+        text = addr_text + after
+    addr_text, sep, mask = text.partition("/")
+    if not sep:
+        addr = parse_address(text)
+        if addr is None:
+            raise CidrRuleError(f'bad address pattern: "{text}"')
+        return negate, ipaddress.ip_network(addr)
+    if not mask.isascii() or not mask.isdigit():
+        raise CidrRuleError(f'bad mask value in "{text}"')
+    length = int(mask)
+    if length > (128 if ":" in addr_text else 32):
+        raise CidrRuleError(f'bad mask length in "{text}"')
     addr = parse_address(addr_text)
     if addr is None:
-        raise CidrRuleError(f'bad net/mask pattern: "{text}"')
-    if sep:
-        if not length.isdigit() or int(length) > addr.max_prefixlen:
-            raise CidrRuleError(f'bad net/mask pattern: "{text}"')
-        network = ipaddress.ip_network(f"{addr}/{int(length)}", strict=False)
-        if network.network_address != addr:
-            raise CidrRuleError(
-                f'non-null host address bits in "{text}", perhaps you should use '
-                f'"{network.network_address}/{length}" instead: skipping this rule')
-    else:
-        network = ipaddress.ip_network(addr)
+        raise CidrRuleError(f'bad network value in "{text}"')
+    network = ipaddress.ip_network(f"{addr}/{length}", strict=False)
+    if network.network_address != addr:
+        raise CidrRuleError(
+            f'non-null host address bits in "{text}", perhaps you should use '
+            f'"{network.network_address}/{length}" instead')
     return negate, network
 
 
@@ -71,15 +81,15 @@ def parse_cidr(lines, label, flags):
             head = word[0].lower()
             if head == "endif":
                 if not open_ifs:
-                    raise CidrRuleError("ignoring ENDIF without matching IF")
+                    raise CidrRuleError("ENDIF without IF")
                 start = open_ifs.pop()
                 rules.append(CidrRule("endif", number))
                 rules[start] = attrs.evolve(rules[start], skip_to=len(rules))
                 continue
             if head == "if" or head.startswith("if!"):
-                rest = line[2:].strip()
-                if len(rest.split()) != 1:
-                    raise CidrRuleError(f'ignoring extra text after IF: "{rest}"')
+                rest = line[2:].strip()  # all of it is the pattern, as in Postfix
+                if not rest:
+                    raise CidrRuleError("no address pattern")
                 negate, network = parse_network(rest)
                 open_ifs.append(len(rules))
                 rules.append(CidrRule("if", number, network, negate))
@@ -89,13 +99,13 @@ def parse_cidr(lines, label, flags):
                 # "! 1.2.3.0/24 result": the ! may stand apart from the pattern.
                 pattern, _, result = result.partition(" ")
                 pattern, result = "!" + pattern, result.strip()
+            negate, network = parse_network(pattern)  # Postfix checks the pattern first
             result = result.strip()
             if not result:
-                raise CidrRuleError(f'no result value in "{line}"')
-            negate, network = parse_network(pattern)
+                raise CidrRuleError("no lookup result")
             rules.append(CidrRule("match", number, network, negate, result))
         except CidrRuleError as e:
-            warn(flags, f"{label}, line {number}: {e}")
+            warn(flags, f"{label}, line {number}: {e}: skipping this rule")
     for start in open_ifs:
         warn(flags, f"{label}, line {rules[start].line}: IF has no matching ENDIF")
         rules[start] = attrs.evolve(rules[start], skip_to=len(rules))

@@ -20,6 +20,16 @@ class RuleError(Exception):
     """One bad rule; reported as a warning with its line, then skipped."""
 
 
+class TemplateError(RuleError):
+    """A replacement text Postfix's mac_parse refuses: ``detail`` is warned first (on its
+    own for mac_parse's messages, with map and line for a bad index), then the rule's
+    "bad replacement syntax" (both checked against Postfix 3.7's postmap)."""
+
+    def __init__(self, detail, with_line=False):
+        super().__init__("bad replacement syntax: skipping this rule")
+        self.detail, self.with_line = detail, with_line
+
+
 @attrs.frozen
 class Rule:
     op: str                 # "match", "if" or "endif"
@@ -49,17 +59,15 @@ def parse_template(text):
             close = "}" if nxt == "{" else ")"
             end = text.find(close, i + 2)
             if end < 0:
-                raise RuleError(f'missing \'{close}\' in "{text}"')
+                raise TemplateError(f'truncated macro reference: "{text}"')
             name, i = text[i + 2:end], end + 1
         else:
             m = re.compile(r"[A-Za-z0-9_]+").match(text, i + 1)
-            if m is None:
-                literal.append("$")  # a lone $ stays text
-                i += 1
-                continue
-            name, i = m.group(), m.end()
+            name, i = (m.group(), m.end()) if m is not None else ("", i + 1)
+        if not name:
+            raise TemplateError(f'empty macro name: "{text}"')  # "a $ b", "a$", "${}"
         if not name.isdigit():
-            raise RuleError(f'non-numeric replacement index "{name}": skipping this rule')
+            raise TemplateError(f'non-numeric replacement index "{name}"', with_line=True)
         if literal:
             parts.append("".join(literal))
             literal = []
@@ -69,13 +77,17 @@ def parse_template(text):
     return tuple(parts)
 
 
-def split_pattern(text):
-    """``"!/pat/flags rest"`` -> (negate, pattern, flags, rest); the delimiter is the first char."""
-    negate = False
-    if text.startswith("!"):
-        negate, text = True, text[1:].lstrip()
-    if not text or text[0].isalnum() or text[0].isspace():
-        raise RuleError(f'no regexp delimiter in "{text}"')
+def split_pattern(text, unclosed="skipping"):
+    """``"!/pat/flags rest"`` -> (negate, pattern, flags, rest); the delimiter is the first
+    char after the ``!`` operators, each of which flips the match (``!!/a/`` is ``/a/``).
+    ``unclosed``: Postfix's regexp says "skipping this rule", its pcre "ignoring"."""
+    negate, i = False, 0
+    while i < len(text) and (text[i] == "!" or text[i].isspace()):
+        negate ^= text[i] == "!"
+        i += 1
+    text = text[i:]
+    if not text:
+        raise RuleError("no regexp: skipping this rule")
     delim, i = text[0], 1
     while i < len(text):
         if text[i] == "\\" and i + 1 < len(text):
@@ -85,7 +97,7 @@ def split_pattern(text):
             break
         i += 1
     else:
-        raise RuleError(f'no closing regexp delimiter "{delim}"')
+        raise RuleError(f'no closing regexp delimiter "{delim}": {unclosed} this rule')
     pattern = text[1:i]
     rest = text[i + 1:]
     m = re.compile(r"\S*").match(rest)
@@ -97,7 +109,7 @@ def _keyword(line, word):
     return head.lower() == word and (len(line) == len(word) or not line[len(word)].isalnum())
 
 
-def parse_rules(lines, label, compile_regex, flags):
+def parse_rules(lines, label, compile_regex, flags, unclosed="skipping"):
     """Logical lines -> list of Rule; bad rules become warnings (``label, line N: ...``)."""
     rules, open_ifs = [], []
     for number, line in lines:
@@ -112,16 +124,19 @@ def parse_rules(lines, label, compile_regex, flags):
             op = "match"
             if _keyword(line, "if"):
                 op, line = "if", line[2:].lstrip()
-            negate, pattern, pflags, result = split_pattern(line)
+            elif line[:1].isascii() and line[:1].isalnum():
+                raise RuleError("ignoring unrecognized request")
+            negate, pattern, pflags, result = split_pattern(line, unclosed)
             regex = compile_regex(pattern, pflags)
             if op == "if":
-                if result:
-                    raise RuleError(f'ignoring extra text after IF: "{result}"')
+                if result:  # Postfix keeps the IF
+                    warn(flags, f'{label}, line {number}: ignoring extra text after IF '
+                                f'statement: "{result}"')
                 open_ifs.append(len(rules))
                 rules.append(Rule("if", number, regex, negate))
                 continue
-            if not result:
-                raise RuleError("no replacement text: skipping this rule")
+            if not result:  # Postfix keeps the rule; postmap -q warns when it matches
+                warn(flags, f"{label}, line {number}: no replacement text: using empty string")
             template = parse_template(result)
             groups = [p for p in template if isinstance(p, int)]
             if negate and groups:
@@ -131,6 +146,9 @@ def parse_rules(lines, label, compile_regex, flags):
                 if g > regex.groups:
                     raise RuleError(f'out of range replacement index "{g}": skipping this rule')
             rules.append(Rule("match", number, regex, negate, template, bool(groups)))
+        except TemplateError as e:
+            warn(flags, f"{label}, line {number}: {e.detail}" if e.with_line else e.detail)
+            warn(flags, f"{label}, line {number}: {e}")
         except RuleError as e:
             warn(flags, f"{label}, line {number}: {e}")
     for start in open_ifs:
@@ -181,7 +199,8 @@ class PatternTable:
     def _load(self):
         lines, self._path = source_lines(self.name)
         return parse_rules(lines, f"{self.kind} map {self._path or self.kind + ':' + self.name}",
-                           self._compile, self.flags)
+                           self._compile, self.flags,
+                           "ignoring" if self.kind == "pcre" else "skipping")
 
     def lookup(self, key):
         if self.stamp is not None and self.stamp.changed():

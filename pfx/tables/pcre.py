@@ -208,7 +208,7 @@ def compile_pcre(pattern, flags):
         elif f == "U":
             ungreedy = not ungreedy
         else:
-            raise RuleError(f'unknown PCRE option "{f}": skipping this rule')
+            raise RuleError(f'unknown regexp option "{f}": skipping this rule')  # Postfix's words
     for probe, what in _UNSUPPORTED:
         if probe.search(pattern):
             raise RuleError(f"{what} is not supported by pfx: skipping this rule")

@@ -51,7 +51,8 @@ def test_pfx_warns_and_keeps_going(kind, tmp_path, registry, warnings):
     key = "10.1.1.1" if kind == "cidr" else "ok"
     assert table.lookup(key) == "fine"
     assert warned_lines(warnings) == list(range(2, len(BAD[kind].splitlines()) + 1))
-    assert all(str(path) in w for w in warnings)
+    # mac_parse's own "truncated macro reference" line names neither, as in Postfix
+    assert all(str(path) in w for w in warnings if ", line " in w)
 
 
 @pytest.mark.parametrize("kind", sorted(BAD))

@@ -6,6 +6,7 @@ import pwd
 import pytest
 
 from pfx.errors import TableConfigError, TableRetry
+from pfx.plugin import TableFlags
 from pfx.tables.registry import Registry, SurrogateTable, parse_spec
 
 # (spec, key, expected answer or None); checked in pfx and, when present, real postmap.
@@ -51,9 +52,31 @@ def test_unix_group(registry):
 
 def test_environ(registry, monkeypatch):
     monkeypatch.setenv("PFX_TABLE_TEST", "yes")
+    monkeypatch.setenv("pfx_table_test_lower", "low")
     table = registry.open_strict("environ:whatever")
-    assert table.lookup("PFX_TABLE_TEST") == "yes"
+    # Postfix's dict_env folds the key first: an upper-case variable is out of reach.
+    assert table.lookup("PFX_TABLE_TEST") is None
+    assert table.lookup("PFX_TABLE_TEST_LOWER") == "low"
     assert table.lookup("PFX_TABLE_TEST_MISSING") is None
+    unfolded = registry.open_strict("environ:whatever", TableFlags(fold=False))
+    assert unfolded.lookup("PFX_TABLE_TEST") == "yes"
+
+
+def test_real_postmap_folds_environ_keys(real_postfix, monkeypatch):
+    real_postfix.require("environ")
+    monkeypatch.setenv("PFX_TABLE_TEST", "yes")
+    monkeypatch.setenv("pfx_table_test_lower", "low")
+    assert real_postfix.query("environ:x", ["PFX_TABLE_TEST", "PFX_TABLE_TEST_LOWER"]) == {
+        "PFX_TABLE_TEST_LOWER": "low"}
+
+
+def test_pipemap_of_one_table_is_that_table(registry):
+    assert registry.open_strict("pipemap:{inline:{k=1}}").lookup("k") == "1"
+
+
+def test_real_postmap_takes_a_pipemap_of_one_table(real_postfix):
+    real_postfix.require("pipemap")
+    assert real_postfix.query("pipemap:{inline:{k=1}}", ["k"]) == {"k": "1"}
 
 
 def test_proxy_passes_through(registry):
