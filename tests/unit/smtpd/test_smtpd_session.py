@@ -348,3 +348,23 @@ def test_reject_footer():
     assert h.ask("NOOP") == ["250 2.0.0 Ok"]
     h2 = started(smtpd_reject_footer="Call 555-0101.")
     assert h2.ask("BOGUS") == ["500-5.5.2 Error: command not recognized", "500 5.5.2 Call 555-0101."]
+
+
+@pytest.mark.parametrize("addr,exclusions,excluded", [
+    ("127.0.0.1", None, True),  # the default, $mynetworks
+    ("192.0.2.1", None, False),
+    ("127.0.0.1", "", False),
+    ("192.0.2.1", "192.0.2.0/24", True),
+])
+def test_forbid_bare_newline_exclusions(addr, exclusions, excluded):
+    kw = {} if exclusions is None else {"smtpd_forbid_bare_newline_exclusions": exclusions}
+    h = started(addr=addr, smtpd_forbid_bare_newline="reject", smtpd_client_restrictions="",
+                smtpd_relay_restrictions="permit", **kw)
+    for line in ("HELO c.example.org", "MAIL FROM:<a@example.org>", "RCPT TO:<b@mx.example.test>", "DATA"):
+        h.ask(line)
+    h.say("Subject: x\r\n\r\nbare\nline\r\n.\r\n")
+    reply = h.lines()[-1]
+    if excluded:
+        assert reply == "250 2.0.0 Ok: queued as 4QID1"
+    else:
+        assert reply == "550 5.5.2 mx.example.test Error: bare <LF> received"
