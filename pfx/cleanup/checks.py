@@ -74,7 +74,7 @@ class ContentChecks:
         self.discard = False
         self.filter = None  # "transport:destination"
         self.redirect = None
-        self._redirected = False  # by a check (smtpd's REDIRECT does not end inspection)
+        self._stopped = False  # by PASS or REDIRECT (smtpd's REDIRECT does not end inspection)
         self.bcc = []
 
     def apply_submitter_actions(self, actions):
@@ -100,18 +100,18 @@ class ContentChecks:
 
     @property
     def final(self) -> bool:
-        """After REJECT, DISCARD or a header/body REDIRECT nothing else is looked at
-        (cleanup_act() clears CLEANUP_FLAG_FILTER_ALL)."""
-        return self.reject is not None or self.discard or self._redirected
+        """After REJECT, DISCARD, PASS or a header/body REDIRECT nothing else is looked
+        at (cleanup_act() clears CLEANUP_FLAG_FILTER_ALL)."""
+        return self.reject is not None or self.discard or self._stopped
 
-    def _lookup(self, table, text):
+    def _lookup(self, table, text, map_class):
         if self._out_of_time:
             return None
         start = self._timer()
         try:
             return safe_lookup(table, text)
         except TableRetry:
-            self._warn(f"{self.queue_id}: content check table lookup problem -- "
+            self._warn(f"{self.queue_id}: {map_class} map lookup problem -- "
                        "message not accepted, try again later")
             if self.reject is None:
                 self.reject = TABLE_PROBLEM
@@ -140,7 +140,7 @@ class ContentChecks:
         table = self.tables.get(kind)
         if table is None or self.final:
             return None
-        value = self._lookup(table, text)
+        value = self._lookup(table, text, MAP_CLASS[kind])
         if value is None or hasattr(value, "addCallback"):
             return None
         return self._act(value, "header", text, is_header=True, map_class=MAP_CLASS[kind])
@@ -153,10 +153,10 @@ class ContentChecks:
         self.body_seen += len(text) + 1
         if self.body_size_limit and self.body_seen > self.body_size_limit:
             return None
-        value = self._lookup(table, text)
+        value = self._lookup(table, text, "body_checks")
         if value is None or hasattr(value, "addCallback"):
             return None
-        return self._act(value, "body", text, is_header=False, map_class=MAP_CLASS["body"])
+        return self._act(value, "body", text, is_header=False, map_class="body_checks")
 
     # -- actions --------------------------------------------------------------------
 
@@ -211,7 +211,7 @@ class ContentChecks:
                 self._warn(f"bad REDIRECT target \"{arg}\" in {map_class} map -- need user@domain")
                 return None
             self._info(self._logline("redirect", where, text, arg))
-            self.redirect, self._redirected = arg, True
+            self.redirect, self._stopped = arg, True
             return None
         if command == "BCC":
             if "@" not in arg:
@@ -228,6 +228,10 @@ class ContentChecks:
             else:
                 self._info(self._logline("filter", where, text, arg))
                 self.filter = arg
+            return None
+        if command == "PASS":
+            self._info(self._logline("pass", where, text, arg))
+            self._stopped = True
             return None
         if command in ("DUNNO", "OK"):
             return None

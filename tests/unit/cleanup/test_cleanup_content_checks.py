@@ -89,7 +89,7 @@ def test_actions_warn_and_log_as_cleanup_act_does():
     c, log = _checks("header", [("X-A", "REJECT 2.0.0 odd"), ("X-B", "PREPEND"),
                                 ("X-C", "REPLACE"), ("X-D", "REDIRECT nobody"),
                                 ("X-E", "BCC nobody"), ("X-F", "FILTER"), ("X-G", "FILTER nowhere"),
-                                ("X-H", "PASS"), ("X-I", "PREPEND X-New: 1")])
+                                ("X-H", "FROB"), ("X-I", "PREPEND X-New: 1")])
     for name in "BCDEFGHI":
         c.check_header("header", f"X-{name}: v")
     assert c.check_header("mime", "X-B: v") is None  # no mime_header_checks table
@@ -100,7 +100,7 @@ def test_actions_warn_and_log_as_cleanup_act_does():
         'warning: bad BCC address "nobody" in header_checks map -- need user@domain',
         "warning: missing FILTER command argument in header_checks map",
         "warning: bad FILTER command nowhere in header_checks -- need transport:destination",
-        "warning: unknown command in header_checks map: PASS",
+        "warning: unknown command in header_checks map: FROB",
         "QID: prepend: header X-I: v from c[192.0.2.1];: X-New: 1",
     ]
     c.check_header("header", "X-A: v")
@@ -441,6 +441,28 @@ def test_late_actions_given_with_commit_apply_like_the_envelope_s(tmp_path):
     info, _ = stored(sub, submit_late((("bcc", "copy@example.test"),)))
     assert [r.address for r in info.recipients] == ["b@example.test", "copy@example.test"]
     assert sub.store.find(QueueId(submit_late((("hold", ""),)))) == "hold"
+
+
+def test_pass_is_logged_and_ends_inspection():
+    c, log = _checks("body", [("trusted", "PASS from a friend"), ("bad", "REJECT")])
+    c.check_body("trusted line")
+    c.check_body("bad")
+    assert c.reject is None
+    assert log.lines == ["QID: pass: body trusted line from c[192.0.2.1];: from a friend"]
+
+
+def test_table_problem_names_the_map():
+    from pfx.errors import TableRetry
+
+    class Failing:
+        def lookup(self, key):
+            raise TableRetry("down")
+
+    log = _Log()
+    c = ContentChecks(body_checks=Failing(), log=log, queue_id="QID")
+    c.check_body("x")
+    assert str(c.reject) == "451 4.3.0 Error: queue file write error"
+    assert log.lines == ["warning: QID: body_checks map lookup problem -- message not accepted, try again later"]
 
 
 def test_a_submitter_redirect_does_not_end_inspection():
