@@ -150,8 +150,11 @@ class ContentChecks:
         table = self.tables.get("body")
         if table is None or self.final:
             return None
+        offset = self.body_seen  # where the line starts, as mime_state's BODY_OUT passes it
         self.body_seen += len(text) + 1
-        if self.body_size_limit and self.body_seen > self.body_size_limit:
+        if self.body_size_limit and offset >= self.body_size_limit:
+            return None
+        if not text:  # maps_find(): empty lines never match (header_checks(5), BUGS)
             return None
         value = self._lookup(table, text, "body_checks")
         if value is None or hasattr(value, "addCallback"):

@@ -470,3 +470,12 @@ def test_a_submitter_redirect_does_not_end_inspection():
     c.apply_submitter_actions([("redirect", "x@example.test")])
     c.check_body("bad")
     assert c.reject is not None
+
+
+def test_body_checks_see_lines_that_start_within_the_limit_and_never_empty_lines():
+    c, log = _checks("body", [("x", "WARN long"), ("", "WARN empty")])
+    c.body_size_limit = 10
+    c.check_body("")  # offset 0, never looked up
+    c.check_body("x" * 20)  # starts at offset 1 < 10: checked although it ends past it
+    c.check_body("x")  # starts at offset 22: not checked
+    assert [line.rsplit(": ", 1)[1] for line in log.lines] == ["long"]
