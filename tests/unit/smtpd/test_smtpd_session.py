@@ -260,7 +260,7 @@ def test_vrfy_runs_the_recipient_restrictions():
                for line in h.log.lines)
 
 
-def test_starttls_forgets_helo_and_protocol_gets_its_s():
+def test_starttls_forgets_helo_and_protocol_gets_its_s_and_stays_esmtp():
     class Options:
         pass
     h = started(tls_options=Options(), smtpd_tls_security_level="may")
@@ -273,9 +273,11 @@ def test_starttls_forgets_helo_and_protocol_gets_its_s():
     h.ask("DATA")
     h.say("\r\n.\r\n")
     data = h.submitter.writers[0].data.decode()
+    # Postfix never downgrades the protocol name: EHLO, STARTTLS, HELO is still ESMTP
+    # (checked against Postfix 3.7: "proto=ESMTP helo=<after...>")
     assert data.startswith("Received: from after.example.org (client.example.org [127.0.0.1])\n"
-                           "\tby mx.example.test (pfx) with SMTPS id 4QID1")
-    assert h.submitter.writers[0].envelope.client.protocol == "SMTPS"
+                           "\tby mx.example.test (pfx) with ESMTPS id 4QID1")
+    assert h.submitter.writers[0].envelope.client.protocol == "ESMTPS"
 
 
 def test_improper_pipelining_is_logged():
