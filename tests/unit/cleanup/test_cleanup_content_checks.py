@@ -296,12 +296,15 @@ def test_local_headers_are_rewritten_keeping_display_names_and_comments(tmp_path
     sub, _ = make_submitter(tmp_path, mappings=m)
     _, d = submit(sub, b'From: "Joe, the user" <joe> (home)\n'
                        b"To: friends: ann@host.example.test, bob;, \"x y\"@example.test\n"
+                       b"Reply-To: <@relay.test,@other.test:joe>\n"
                        b"Subject: =?UTF-8?B?w6k=?= \xc3\xa9\n\nbody\n", client=LOCAL)
     _, content = stored(sub, result_of(d))
     head = content.split(b"\n\n")[0]
     assert b'From: "Joe, the user" <Joe.User@example.test> (home)\n' in head + b"\n"
     assert b'To: friends: ann@example.test, bob@example.test;, "x y"@example.test' in head
     assert b"Subject: =?UTF-8?B?w6k=?= \xc3\xa9" in head
+    # a source route is stripped and the address rewritten, as trivial-rewrite does
+    assert b"Reply-To: <Joe.User@example.test>\n" in head + b"\n"
 
 
 def test_remote_headers_are_left_alone_without_remote_header_rewrite_domain(tmp_path):

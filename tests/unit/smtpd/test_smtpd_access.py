@@ -279,3 +279,11 @@ def test_sender_login_table_failure_is_a_temporary_lookup_failure_as_in_postfix(
     assert reply_of({"sender": "reject_sender_login_mismatch"}, tables=tables,
                     settings={"smtpd_sender_login_maps": "test:broken"}) == \
         "451 4.3.0 <s@example.org>: Temporary lookup failure"
+
+
+def test_braced_inline_virtual_alias_maps_make_a_virtual_alias_domain():
+    maps = "inline:{ v.example=x, { list@v.example = a@x.example, b@x.example } }"
+    assert reply_of({"recipient": "permit"}, rcpt="nobody@v.example",
+                    settings={"virtual_alias_maps": maps}) == \
+        "550 5.1.1 <nobody@v.example>: Recipient address rejected: User unknown in virtual alias table"
+    assert reply_of({"recipient": "permit"}, rcpt="list@v.example", settings={"virtual_alias_maps": maps}) is None
