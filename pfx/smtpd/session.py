@@ -413,7 +413,7 @@ class Session:
 
     def _etrn(self, event):
         # No fast flush service yet: Postfix's answer for a domain it does not flush.
-        return Reply(459, Dsn("4.7.1"), f"<{R.printable(event.argument)}>: service unavailable")
+        return Reply(459, None, f"<{R.printable(event.argument)}>: service unavailable")  # no status code
 
     def _quit(self, event):
         return R.BYE
