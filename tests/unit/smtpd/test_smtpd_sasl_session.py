@@ -113,6 +113,10 @@ def test_bad_password_and_abort_and_bad_base64(users):
         ["535 5.7.8 Error: authentication failed: Invalid base64 data in initial response"]
     assert h.ask("AUTH CRAM-MD5") == ["535 5.7.8 Error: authentication failed: Invalid authentication mechanism"]
     assert h.conn.error_count == 4
+    # as Postfix 3.7 logs them: the abort, and the last user name the backend named
+    assert "warning: client.example.org[127.0.0.1]: SASL LOGIN authentication aborted" in h.log.lines
+    assert "warning: client.example.org[127.0.0.1]: SASL CRAM-MD5 authentication failed: " \
+           "Invalid authentication mechanism, sasl_username=bob" in h.log.lines
 
 
 def test_not_enabled_and_transaction_in_progress(users):
