@@ -27,11 +27,15 @@ from pfx.tables.chain import safe_lookup
 DEFAULT_REJECT = "message content rejected"
 _DSN = re.compile(r"^([245])\.\d{1,3}\.\d{1,3}$")
 _HEADER_TEXT = re.compile(r"^[\x21-\x39\x3b-\x7e]+:")
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+MAP_CLASS = {"header": "header_checks", "mime": "mime_header_checks",
+             "nested": "nested_header_checks", "body": "body_checks"}
 TABLE_PROBLEM = Reply(451, Dsn("4.3.0"), "Error: queue file write error")
 
 
 def reject_reply(text) -> Reply:
-    """``REJECT [[d.d.d] text]`` -> the reply the client gets (cleanup_act.c)."""
+    """``REJECT [[d.d.d] text]`` -> the reply the client gets (cleanup_act()). A 2.x.x
+    status is not a rejection: Postfix warns and makes it 4.x.x, a deferral."""
     text = text.strip()
     first, _, rest = text.partition(" ")
     if _DSN.match(first):
@@ -40,9 +44,9 @@ def reject_reply(text) -> Reply:
         dsn = "5.7.1"
     if not text:
         text = DEFAULT_REJECT
+    if dsn[0] == "2":
+        dsn = "4" + dsn[1:]
     code = 451 if dsn[0] == "4" else 550
-    if dsn[0] == "2":  # a 2.x.x code is not a rejection; Postfix uses 5.7.1 then
-        dsn = "5.7.1"
     return Reply(code, Dsn(dsn), text)
 
 
@@ -70,6 +74,7 @@ class ContentChecks:
         self.discard = False
         self.filter = None  # "transport:destination"
         self.redirect = None
+        self._stopped = False  # by PASS or REDIRECT (smtpd's REDIRECT does not end inspection)
         self.bcc = []
 
     def apply_submitter_actions(self, actions):
@@ -95,17 +100,18 @@ class ContentChecks:
 
     @property
     def final(self) -> bool:
-        """After REJECT or DISCARD nothing else is looked at (cleanup stops inspecting)."""
-        return self.reject is not None or self.discard
+        """After REJECT, DISCARD, PASS or a header/body REDIRECT nothing else is looked
+        at (cleanup_act() clears CLEANUP_FLAG_FILTER_ALL)."""
+        return self.reject is not None or self.discard or self._stopped
 
-    def _lookup(self, table, text):
+    def _lookup(self, table, text, map_class):
         if self._out_of_time:
             return None
         start = self._timer()
         try:
             return safe_lookup(table, text)
         except TableRetry:
-            self._warn(f"{self.queue_id}: content check table lookup problem -- "
+            self._warn(f"{self.queue_id}: {map_class} map lookup problem -- "
                        "message not accepted, try again later")
             if self.reject is None:
                 self.reject = TABLE_PROBLEM
@@ -134,36 +140,42 @@ class ContentChecks:
         table = self.tables.get(kind)
         if table is None or self.final:
             return None
-        value = self._lookup(table, text)
+        value = self._lookup(table, text, MAP_CLASS[kind])
         if value is None or hasattr(value, "addCallback"):
             return None
-        return self._act(value, "header", text, is_header=True)
+        return self._act(value, "header", text, is_header=True, map_class=MAP_CLASS[kind])
 
     def check_body(self, text):
         """One body line without its line end -> None (keep) or replacement lines."""
         table = self.tables.get("body")
         if table is None or self.final:
             return None
+        offset = self.body_seen  # where the line starts, as mime_state's BODY_OUT passes it
         self.body_seen += len(text) + 1
-        if self.body_size_limit and self.body_seen > self.body_size_limit:
+        if self.body_size_limit and offset >= self.body_size_limit:
             return None
-        value = self._lookup(table, text)
+        if not text:  # maps_find(): empty lines never match (header_checks(5), BUGS)
+            return None
+        value = self._lookup(table, text, "body_checks")
         if value is None or hasattr(value, "addCallback"):
             return None
-        return self._act(value, "body", text, is_header=False)
+        return self._act(value, "body", text, is_header=False, map_class="body_checks")
 
     # -- actions --------------------------------------------------------------------
 
     def _logline(self, action, where, text, extra=""):
-        shown = text.replace("\n", " ")  # Postfix prints folded headers on one line
+        # cleanup_act_log() prints "%.200s" of the line; msg_info() makes it printable
+        shown = _UNPRINTABLE.sub("?", text[:200])
         tail = f": {extra}" if extra else ""
         return f"{self.queue_id}: {action}: {where} {shown}{self.context}{tail}"
 
-    def _act(self, value, where, text, *, is_header):
+    def _act(self, value, where, text, *, is_header, map_class):
         command, _, arg = value.strip().partition(" ")
         command, arg = command.upper(), arg.strip()
         if command == "REJECT":
             reply = reject_reply(arg)
+            if arg and str(reply.dsn)[0] == "4" and arg[0] == "2":
+                self._warn(f"bad DSN action in {arg} -- need 4.x.x or 5.x.x")
             self._info(self._logline("reject", where, text, f"{reply.dsn} {reply.text}"))
             self.reject = reply
             return None
@@ -174,52 +186,57 @@ class ContentChecks:
             self._info(self._logline("info", where, text, arg))
             return None
         if command == "HOLD":
-            self._info(self._logline("hold", where, text, arg))
+            if not self.hold:  # logged once, as Postfix does
+                self._info(self._logline("hold", where, text, arg))
             self.hold = True
             return None
         if command == "DISCARD":
             self._info(self._logline("discard", where, text, arg))
             self.discard = True
             return None
-        if command in ("IGNORE", "STRIP"):
-            if command == "STRIP":
-                self._info(self._logline("strip", where, text, arg))
+        if command == "IGNORE":
             return []
-        if command == "PREPEND":
-            if is_header and not _HEADER_TEXT.match(arg):
-                self._warn(f"{self.queue_id}: bad PREPEND header text \"{arg}\" in "
-                           f"{where} map -- need \"headername: headervalue\"")
+        if command == "STRIP":
+            self._info(self._logline("strip", where, text, arg))
+            return []
+        if command in ("PREPEND", "REPLACE"):
+            if not arg:
+                self._warn(f"{command} action without text in {map_class} map")
                 return None
-            return [arg, text]
-        if command == "REPLACE":
             if is_header and not _HEADER_TEXT.match(arg):
-                self._warn(f"{self.queue_id}: bad REPLACE header text \"{arg}\" in "
-                           f"{where} map -- need \"headername: headervalue\"")
+                self._warn(f"bad {command} header text \"{arg}\" in {map_class} map -- "
+                           "need \"headername: headervalue\"")
                 return None
-            self._info(self._logline("replace", where, text, arg))
-            return [arg]
+            self._info(self._logline(command.lower(), where, text, arg))
+            return [arg, text] if command == "PREPEND" else [arg]
         if command == "REDIRECT":
             if "@" not in arg:
-                self._warn(f"{self.queue_id}: missing or bad REDIRECT target \"{arg}\"")
+                self._warn(f"bad REDIRECT target \"{arg}\" in {map_class} map -- need user@domain")
                 return None
             self._info(self._logline("redirect", where, text, arg))
-            self.redirect = arg
+            self.redirect, self._stopped = arg, True
             return None
         if command == "BCC":
             if "@" not in arg:
-                self._warn(f"{self.queue_id}: missing or bad BCC target \"{arg}\"")
+                self._warn(f"bad BCC address \"{arg}\" in {map_class} map -- need user@domain")
                 return None
             self._info(self._logline("bcc", where, text, arg))
             self.bcc.append(arg)
             return None
         if command == "FILTER":
-            if ":" not in arg:
-                self._warn(f"{self.queue_id}: missing or bad FILTER target \"{arg}\"")
-                return None
-            self._info(self._logline("filter", where, text, arg))
-            self.filter = arg
+            if not arg:
+                self._warn(f"missing FILTER command argument in {map_class} map")
+            elif ":" not in arg:
+                self._warn(f"bad FILTER command {arg} in {map_class} -- need transport:destination")
+            else:
+                self._info(self._logline("filter", where, text, arg))
+                self.filter = arg
             return None
-        if command in ("DUNNO", "OK", "PASS"):
+        if command == "PASS":
+            self._info(self._logline("pass", where, text, arg))
+            self._stopped = True
             return None
-        self._warn(f"{self.queue_id}: unknown command in {where}_checks map: {command}")
+        if command in ("DUNNO", "OK"):
+            return None
+        self._warn(f"unknown command in {map_class} map: {value.strip()}")
         return None

@@ -137,8 +137,9 @@ class Submitter:
             step = rewrite_sender if kind == "header_sender" else rewrite_recipient
 
             def one(external):
-                if not external or external.startswith("@"):
+                if not external or (external.startswith("@") and not external.partition(":")[2]):
                     return None  # an empty or route-only address: leave it
+                # a route address (<@a:u@d>) loses its route, as trivial-rewrite strips it
                 canonical = canonicalize_external(external, canon)
                 internal = internalize(scan_address(canonical))
                 mapped = step(internal, cfg.mappings, queue_id, kind, self.log.warning)

@@ -5,6 +5,8 @@ a ConfigError naming the parameter and the file and line that set it. Settings a
 immutable: reload builds new ones.
 """
 
+import re
+
 import attrs
 
 from pfx.config.params import BadValue, ParamRegistry, convert, split_list
@@ -154,6 +156,10 @@ class Settings:
             referenced |= references(text)
         for setting in self._explicit.values():
             referenced |= references(setting.value)
+        # user-defined parameters, as postconf knows them: restriction class names
+        classes = self._explicit.get("smtpd_restriction_classes")
+        if classes is not None:
+            referenced |= set(w for w in re.split(r"[\s,]+", classes.value) if w)
         return [(n, s) for n, s in self._explicit.items()
                 if n not in self.registry and n not in referenced
                 and n not in ("service_name", "process_name")]

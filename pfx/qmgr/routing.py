@@ -10,6 +10,7 @@ import attrs
 from pfx.address import domains
 from pfx.address.resolve import ResolveFlag, resolve
 from pfx.address.settings import resolve_settings
+from pfx.config.params import split_list
 from pfx.dsn import Dsn
 from pfx.errors import TableRetry
 
@@ -62,7 +63,7 @@ def build_resolve_settings(settings, tables, interface_addresses=()):
 
     def domain_list(name, value, parent_matches):
         items = []
-        for word in value.replace(",", " ").split():
+        for word in split_list(value):  # "inline:{ { a = b, c } }" is one element
             if ":" in word:
                 items.append(("table", _sync(tables.open(word).lookup, word)))
             elif word.startswith("/"):

@@ -131,11 +131,11 @@ def parse_mail(arg: str, *, size_limit: int = 0, dsn: bool = True, smtputf8: boo
         elif up == "SMTPUTF8" and smtputf8:
             utf8 = True
         elif up.startswith("AUTH=") and auth:
+            # smtpd_sasl_mail_opt(): kept as sent (not xtext-decoded, not checked), only
+            # a second AUTH= is refused
             if auth_value is not None:
                 raise CommandError(R.MULTIPLE_AUTH)
-            auth_value = p[5:] if p[5:] == "<>" else xtext_decode(p[5:])
-            if not auth_value:
-                raise CommandError(R.BAD_AUTH_PARAM)
+            auth_value = p[5:]
         elif up.startswith("RET="):
             if not dsn:
                 raise CommandError(R.DSN_DISABLED)

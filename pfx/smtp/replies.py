@@ -64,7 +64,6 @@ BAD_NOTIFY = _r(501, "5.5.4", "Error: Bad NOTIFY parameter syntax")
 BAD_ORCPT = _r(501, "5.5.4", "Error: Bad ORCPT parameter syntax")
 DSN_DISABLED = _r(501, "5.7.1", "DSN support is disabled")
 MULTIPLE_AUTH = _r(503, "5.5.4", "Error: multiple AUTH= options")
-BAD_AUTH_PARAM = _r(501, "5.5.4", "Bad AUTH parameter syntax")  # pfx's wording
 
 # Limits.
 TOO_MANY_RECIPIENTS = _r(452, "4.5.3", "Error: too many recipients")

@@ -297,7 +297,8 @@ class ServerConnection(CommandHandlers):
         ok = 200 <= reply.code < 300
         if isinstance(event, (Helo, Ehlo)):
             if ok:
-                self.helo_name, self.esmtp = event.hostname, isinstance(event, Ehlo)
+                # HELO after EHLO stays ESMTP: Postfix never downgrades the protocol name
+                self.helo_name, self.esmtp = event.hostname, self.esmtp or isinstance(event, Ehlo)
         elif isinstance(event, MailFrom):
             self.in_mail = ok
         elif isinstance(event, RcptTo):
@@ -355,7 +356,7 @@ class ServerConnection(CommandHandlers):
         self._mode = "command"
         self.tls_active = True
         self.authenticated = False
-        self.helo_name, self.esmtp = None, False
+        self.helo_name = None
         self._reset_transaction()
 
 

@@ -50,7 +50,7 @@ class CommandHandlers:
         try:
             address, params = parse_mail(arg, size_limit=c.message_size_limit, dsn=c.offers("dsn"),
                                          smtputf8=c.smtputf8_enable and c.offers("smtputf8"),
-                                         auth=c.sasl_enabled and c.offers("auth"))
+                                         auth=True)  # Postfix takes AUTH= even without SASL
         except CommandError as e:
             return Reject(e.reply, command=text)
         return MailFrom(address, params)

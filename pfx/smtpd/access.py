@@ -4,8 +4,10 @@ results, and reject_unlisted_recipient/_sender against the address-class tables
 relocated_maps; smtpd_check.c).
 
 Tables come from state.tables (a pfx.tables registry: ``open_list("type:name, ...")``);
-a lookup may answer with a Deferred (network tables). A soft table error answers
-``451 4.3.0 ...: Temporary lookup failure``, so mail is deferred, never bounced.
+a lookup may answer with a Deferred (network tables). A soft access table error answers
+``451 4.3.5 <x>: ... rejected: Server configuration error`` (Postfix's check_access()),
+an address-class table error ``451 4.3.0 <x>: Temporary lookup failure``: mail is
+deferred, never bounced.
 The actions that concern the whole message (HOLD, DISCARD, REDIRECT, FILTER, BCC) and
 PREPEND go to state.actions as (name, value, log text) and act as DUNNO; the session
 keeps those of accepted commands, hands the first five to cleanup in the Envelope's
@@ -19,8 +21,8 @@ from twisted.internet import defer
 from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.errors import TableRetry
-from pfx.smtpd.checks import (DEFER_IF_PERMIT, DEFER_IF_REJECT, DUNNO, PERMIT, STAGE_CLASS,
-                              fix_dsn, restriction)
+from pfx.smtpd.checks import (DUNNO, PERMIT, STAGE_CLASS, DeferIfPermit, DeferIfReject, fix_dsn,
+                              restriction)
 from pfx.tables import match
 
 _NUMERIC = re.compile(r"^([45]\d\d)(?:\s+(.*))?$", re.S)
@@ -54,7 +56,7 @@ def access_result(state, value, stage):
     word, _, rest = value.partition(" ")
     verb, rest = word.upper(), rest.strip()
     codes = state.config.codes
-    if verb == "OK" or value.isdigit():
+    if verb in ("OK", "RELAY") or value.isdigit():
         return PERMIT
     if verb == "DUNNO":
         return DUNNO
@@ -62,10 +64,9 @@ def access_result(state, value, stage):
         return _reply(state, codes.get("access_map_reject_code", 554), "5.7.1", rest or "Access denied", stage)
     if verb == "DEFER":
         return _reply(state, codes.get("access_map_defer_code", 450), "4.7.1", rest or "Access denied", stage)
-    if verb == "DEFER_IF_REJECT":
-        return DEFER_IF_REJECT
-    if verb == "DEFER_IF_PERMIT":
-        return DEFER_IF_PERMIT
+    if verb in ("DEFER_IF_REJECT", "DEFER_IF_PERMIT"):
+        reply = _reply(state, codes.get("access_map_defer_code", 450), "4.7.1", rest or "Service unavailable", stage)
+        return DeferIfReject(reply) if verb == "DEFER_IF_REJECT" else DeferIfPermit(reply)
     if verb in ("WARN", "INFO"):  # logged as "warn: ..." / "info: ..." by the session
         (state.notes if verb == "WARN" else state.infos).append(rest)
         return DUNNO
@@ -112,7 +113,7 @@ def _check(state, spec, keys, stage):
     try:
         value = yield find(state.tables.open_list(spec), keys)
     except TableRetry:
-        return _reply(state, 451, "4.3.0", "Temporary lookup failure", stage)
+        return _reply(state, 451, "4.3.5", "Server configuration error", stage)
     if value is None:
         return DUNNO
     result = yield defer.maybeDeferred(access_result, state, value, stage)
@@ -167,6 +168,11 @@ def reject_unlisted_sender(state, arg):
     return _unlisted(state, state.sender or None, "sender", "5.1.1")
 
 
+def _retry(address):
+    """reject_dict_retry(): no "... address rejected:" in this one."""
+    return Reply(451, Dsn("4.3.0"), f"<{address}>: Temporary lookup failure")
+
+
 @defer.inlineCallbacks
 def _unlisted(state, address, stage, unknown_dsn):
     config = state.config
@@ -174,7 +180,7 @@ def _unlisted(state, address, stage, unknown_dsn):
         return DUNNO
     res = resolve(address, config.resolve)
     if res.failed:
-        return _reply(state, 450, "4.3.0", "Temporary lookup failure", stage)
+        return _retry(address)
     if res.error:
         return DUNNO
     if res.transport == "error" and res.nexthop.startswith("5.1.6 "):
@@ -200,7 +206,7 @@ def _unlisted(state, address, stage, unknown_dsn):
             return DUNNO  # an empty map means "accept any user" (except virtual alias domains)
         value = (yield find(state.tables.open_list(maps), keys)) if maps else None
     except TableRetry:
-        return _reply(state, 450, "4.3.0", "Temporary lookup failure", stage)
+        return _retry(address)
     if value is not None:
         return DUNNO
     return _reply(state, config.codes.get(code, 550), unknown_dsn, f"User unknown in {name}", stage)

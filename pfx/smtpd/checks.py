@@ -138,7 +138,15 @@ class _Marker:
 
 @attrs.frozen
 class DeferIfPermit:
-    """defer_if_permit with the restriction's own reply (a DNS lookup that failed for now)."""
+    """defer_if_permit with the restriction's own reply (a DNS lookup that failed for now,
+    an access(5) DEFER_IF_PERMIT)."""
+
+    reply: Reply
+
+
+@attrs.frozen
+class DeferIfReject:
+    """defer_if_reject with its own reply (an access(5) DEFER_IF_REJECT)."""
 
     reply: Reply
 
@@ -198,13 +206,15 @@ class _Run:
                 result = DUNNO
             elif result is DEFER_IF_PERMIT:
                 if self.defer_if_permit is None:
-                    self.defer_if_permit = state.reply(state.config.codes.get("defer_code", 450), "4.7.1",
-                                                       "defer_if_permit requested")
+                    self.defer_if_permit = state.reply(450, "4.7.0", "defer_if_permit requested")  # fixed, as Postfix
+                result = DUNNO
+            elif isinstance(result, DeferIfReject):
+                if self.defer_if_reject is None:
+                    self.defer_if_reject = result.reply
                 result = DUNNO
             elif result is DEFER_IF_REJECT:
                 if self.defer_if_reject is None:
-                    self.defer_if_reject = state.reply(state.config.codes.get("defer_code", 450), "4.7.1",
-                                                       "defer_if_reject requested")
+                    self.defer_if_reject = state.reply(450, "4.7.0", "defer_if_reject requested")  # fixed, as Postfix
                 result = DUNNO
             if isinstance(result, Reply):
                 if warn_next:

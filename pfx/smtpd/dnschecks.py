@@ -143,48 +143,64 @@ def _listed(state, query, want):
     return reason
 
 
-@defer.inlineCallbacks
-def _rbl(state, arg, what, klass, name, reverse):
-    if state.resolver is None:
-        return _no_resolver(state, name)
-    if not what or what == "unknown":
-        return DUNNO
-    key = reversed_address(what) if reverse else what.rstrip(".")
-    if key is None:
-        return DUNNO
-    zone, _, want = arg.partition("=")
-    reason = yield _listed(state, f"{key}.{zone}", want)
-    if reason is None:
-        return DUNNO
+def _reply(state, zone, reason, what, klass):
     code = state.config.codes.get("maps_rbl_reject_code", 554)
     text = f"Service unavailable; {klass} [{what}] blocked using {zone}" + (f"; {reason}" if reason else "")
     return Reply(code, Dsn(f"{str(code)[0]}.7.1"), text)
 
 
+@defer.inlineCallbacks
+def _rbl(state, arg, what, klass, name):
+    if state.resolver is None:
+        return _no_resolver(state, name)
+    if not what or what == "unknown":
+        return DUNNO
+    key = reversed_address(what)
+    if key is None:
+        return DUNNO
+    zone, _, want = arg.partition("=")
+    reason = yield _listed(state, f"{key}.{zone}", want)
+    return DUNNO if reason is None else _reply(state, zone, reason, what, klass)
+
+
+@defer.inlineCallbacks
+def _rhsbl(state, arg, what, klass, name):
+    """reject_rbl_domain(): the domain of ``what`` (an address, or a name) is looked up;
+    the reply names ``what`` whole, as Postfix's $rbl_what does."""
+    if state.resolver is None:
+        return _no_resolver(state, name)
+    if not what:
+        return DUNNO
+    domain = what.rpartition("@")[2] if "@" in what else what
+    if domain.startswith("[") or not domain or not addr.valid_hostname(domain):
+        return DUNNO
+    zone, _, want = arg.partition("=")
+    reason = yield _listed(state, f"{domain.rstrip('.')}.{zone}", want)
+    return DUNNO if reason is None else _reply(state, zone, reason, what, klass)
+
+
 @restriction("reject_rbl_client", takes_arg=True)
 def reject_rbl_client(state, arg):
-    return _rbl(state, arg, state.client_addr, "Client host", "reject_rbl_client", True)
+    return _rbl(state, arg, state.client_addr, "Client host", "reject_rbl_client")
 
 
 @restriction("reject_rhsbl_client", takes_arg=True)
 def reject_rhsbl_client(state, arg):
-    return _rbl(state, arg, state.client_name, "Client host", "reject_rhsbl_client", False)
+    if state.client_name == "unknown":
+        return DUNNO
+    return _rhsbl(state, arg, state.client_name, "Client host", "reject_rhsbl_client")
 
 
 @restriction("reject_rhsbl_helo", takes_arg=True)
 def reject_rhsbl_helo(state, arg):
-    return _rbl(state, arg, state.helo, "Helo command", "reject_rhsbl_helo", False)
-
-
-def _domain_of(address):
-    return addr.split(address)[1] if address else ""
+    return _rhsbl(state, arg, state.helo, "Helo command", "reject_rhsbl_helo")
 
 
 @restriction("reject_rhsbl_sender", takes_arg=True)
 def reject_rhsbl_sender(state, arg):
-    return _rbl(state, arg, _domain_of(state.sender), "Sender address", "reject_rhsbl_sender", False)
+    return _rhsbl(state, arg, state.sender, "Sender address", "reject_rhsbl_sender")
 
 
 @restriction("reject_rhsbl_recipient", takes_arg=True)
 def reject_rhsbl_recipient(state, arg):
-    return _rbl(state, arg, _domain_of(state.recipient), "Recipient address", "reject_rhsbl_recipient", False)
+    return _rhsbl(state, arg, state.recipient, "Recipient address", "reject_rhsbl_recipient")

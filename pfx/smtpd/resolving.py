@@ -9,6 +9,7 @@ table registry is given; maps parameters open through the same registry.
 from pfx.address import domains
 from pfx.address.settings import RESOLVE_PARAMETERS, resolve_settings
 from pfx.config.core import own_addresses
+from pfx.config.params import split_list
 from pfx.errors import ConfigError
 from pfx.util.expand import ExpansionError, expand
 
@@ -49,7 +50,7 @@ def _is_table(element):
 
 def domain_matcher(value, parent, tables):
     """A domain list value -> matcher(domain); table elements are searched with the domain."""
-    words = [w for w in value.replace(",", " ").split() if w]
+    words = split_list(value)  # "inline:{ { a = b, c } }" is one element, as in Postfix
     plain = domains.DomainList([w for w in words if not _is_table(w)], parent)
     specs = [w for w in words if _is_table(w)]
     if not specs or tables is None:

@@ -35,7 +35,7 @@ def reject(state, arg):
 
 @restriction("defer")
 def defer_(state, arg):
-    return state.reply(_code(state, "defer_code", 450), "4.7.1", "Try again later")
+    return state.reply(_code(state, "defer_code", 450), "4.3.2", "Try again later")
 
 
 @restriction("defer_if_permit")

@@ -136,11 +136,14 @@ class AuthDialogue:
         self.method = self.username = ""
         self._exchange = None
         self._mech = ""
+        # the user name of the backend's last answer: Postfix's Dovecot client keeps it and
+        # names it in later failure warnings of the session, whatever they are
+        self._last_user = ""
 
     def reset(self):
         """STARTTLS: authentication is forgotten, as the machine forgets it."""
         self.abort()
-        self.method = self.username = ""
+        self.method = self.username = self._last_user = ""
 
     def abort(self):
         if self._exchange is not None:
@@ -197,6 +200,7 @@ class AuthDialogue:
             return auth_failed("no authentication in progress")
         if event.response == "*":
             self.abort()
+            self.log.warning(f"{self._namaddr()}: SASL {self._mech} authentication aborted")
             return R.AUTH_ABORTED
         if not is_base64(event.response):
             self.abort()
@@ -208,6 +212,7 @@ class AuthDialogue:
             return Reply(334, None, answer.data)
         self._exchange = None
         user = answer.fields.get("user", "")
+        self._last_user = user or self._last_user
         if answer.kind == "ok" and user:
             self.method, self.username = self._mech, user
             return AUTH_OK
@@ -219,6 +224,7 @@ class AuthDialogue:
 
     def _failed(self, mech, reason, user):
         self._exchange = None
+        user = user or self._last_user
         tail = f", sasl_username={user}" if user else ""
         self.log.warning(f"{self._namaddr()}: SASL {mech} authentication failed: {reason}{tail}")
         return auth_failed(reason)

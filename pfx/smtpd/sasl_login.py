@@ -32,7 +32,7 @@ def _owners(state):
     try:
         value = yield find(state.tables.open_list(spec), keys)
     except TableRetry:
-        return Reply(451, Dsn("4.3.0"), f"<{state.sender}>: Sender address rejected: Temporary lookup failure")
+        return Reply(451, Dsn("4.3.0"), f"<{state.sender}>: Temporary lookup failure")  # reject_dict_retry()
     return [w for w in re.split(r"[\s,]+", value or "") if w]
 
 

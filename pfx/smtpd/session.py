@@ -138,7 +138,7 @@ class Session:
     def tls_started(self):
         """STARTTLS succeeded: forget HELO and the transaction, as the machine did."""
         self._reset()
-        self.check.helo, self.check.esmtp = None, False
+        self.check.helo = None  # the protocol name stays, as in Postfix
         if self.sasl is not None:
             self.sasl.reset()
 
@@ -198,7 +198,7 @@ class Session:
     def _helo(self, event):
         self._reset()
         self.check.helo = R.printable(event.hostname, 255)  # it reaches logs and the Received header
-        self.check.esmtp = isinstance(event, Ehlo)
+        self.check.esmtp = self.check.esmtp or isinstance(event, Ehlo)  # Postfix never downgrades to SMTP
         if isinstance(event, Ehlo) and self.sasl is not None:
             return self.sasl.offered(self.conn.tls_active).addCallback(self._ehlo_ok, event)
         return self._ehlo_ok([], event)
@@ -413,7 +413,7 @@ class Session:
 
     def _etrn(self, event):
         # No fast flush service yet: Postfix's answer for a domain it does not flush.
-        return Reply(459, Dsn("4.7.1"), f"<{R.printable(event.argument)}>: service unavailable")
+        return Reply(459, None, f"<{R.printable(event.argument)}>: service unavailable")  # no status code
 
     def _quit(self, event):
         return R.BYE

@@ -78,3 +78,14 @@ def test_every_parameter_prints_as_postfix_prints_it(tmp_path, capsys, monkeypat
     differ = {n: (ours.get(n), theirs.get(n)) for n in compared if ours.get(n) != theirs.get(n)}
     assert differ == {}, "name: (pfx, Postfix)"
     assert set(ours) == set(names)
+
+
+@pytest.mark.parametrize("style", ["host", "subnet", "class"])
+def test_mynetworks_style_computes_mynetworks_as_postfix(style, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("MAIL_CONFIG", raising=False)
+    (tmp_path / "main.cf").write_text(MAIN_CF + f"mynetworks_style = {style}\ninet_interfaces = all\n")
+    (tmp_path / "master.cf").write_text("")
+    real = subprocess.run([POSTCONF, "-c", str(tmp_path), "-h", "mynetworks"],
+                          capture_output=True, text=True, check=True).stdout
+    assert main(["-c", str(tmp_path), "-h", "mynetworks"]) == 0
+    assert capsys.readouterr().out == real

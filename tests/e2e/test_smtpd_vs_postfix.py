@@ -76,6 +76,12 @@ DIALOGUE = [
 
 
 def converse(port):
+    text = "\n".join("\n".join(r) for r in converse_items(port, DIALOGUE))
+    return re.sub(r"queued as [0-9A-Za-z]+", "queued as QID", text).split("\n")
+
+
+def converse_items(port, dialogue):
+    """The greeting and one reply (a list of lines) per item of ``dialogue``."""
     replies = []
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         reader = sock.makefile("rb")
@@ -88,11 +94,10 @@ def converse(port):
                 if len(line) < 4 or line[3] != "-":
                     return lines
         replies.append(reply())
-        for item in DIALOGUE:
+        for item in dialogue:
             sock.sendall(item if isinstance(item, bytes) else item.encode() + b"\r\n")
             replies.append(reply())
-    text = "\n".join("\n".join(r) for r in replies)
-    return re.sub(r"queued as [0-9A-Za-z]+", "queued as QID", text).split("\n")
+    return replies
 
 
 def test_replies_match_postfix(make_postfix, config_dir, run_twistd):  # noqa: F811

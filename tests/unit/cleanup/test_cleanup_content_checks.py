@@ -54,6 +54,74 @@ def test_reject_reply_texts_as_header_checks_5_says():
     assert str(reject_reply("")) == "550 5.7.1 message content rejected"
     assert str(reject_reply("Spam")) == "550 5.7.1 Spam"
     assert str(reject_reply("4.7.1 later")) == "451 4.7.1 later"
+    assert str(reject_reply("5.7.0 no")) == "550 5.7.0 no"
+    # a 2.x.x status is no rejection: cleanup_act() makes it 4.x.x (a deferral)
+    assert str(reject_reply("2.1.0 fine")) == "451 4.1.0 fine"
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def info(self, text):
+        self.lines.append(text)
+
+    def warning(self, text):
+        self.lines.append("warning: " + text)
+
+
+class _Table:
+    def __init__(self, rules):
+        self.rules = rules
+
+    def lookup(self, key):
+        return next((v for k, v in self.rules if key.startswith(k)), None)
+
+
+def _checks(kind, rules):
+    log = _Log()
+    tables = {"header": "header_checks", "mime": "mime_header_checks", "body": "body_checks"}
+    return ContentChecks(**{tables[kind]: _Table(rules)}, log=log, queue_id="QID",
+                         context=" from c[192.0.2.1];"), log
+
+
+def test_actions_warn_and_log_as_cleanup_act_does():
+    c, log = _checks("header", [("X-A", "REJECT 2.0.0 odd"), ("X-B", "PREPEND"),
+                                ("X-C", "REPLACE"), ("X-D", "REDIRECT nobody"),
+                                ("X-E", "BCC nobody"), ("X-F", "FILTER"), ("X-G", "FILTER nowhere"),
+                                ("X-H", "FROB"), ("X-I", "PREPEND X-New: 1")])
+    for name in "BCDEFGHI":
+        c.check_header("header", f"X-{name}: v")
+    assert c.check_header("mime", "X-B: v") is None  # no mime_header_checks table
+    assert log.lines == [
+        "warning: PREPEND action without text in header_checks map",
+        "warning: REPLACE action without text in header_checks map",
+        'warning: bad REDIRECT target "nobody" in header_checks map -- need user@domain',
+        'warning: bad BCC address "nobody" in header_checks map -- need user@domain',
+        "warning: missing FILTER command argument in header_checks map",
+        "warning: bad FILTER command nowhere in header_checks -- need transport:destination",
+        "warning: unknown command in header_checks map: FROB",
+        "QID: prepend: header X-I: v from c[192.0.2.1];: X-New: 1",
+    ]
+    c.check_header("header", "X-A: v")
+    assert str(c.reject) == "451 4.0.0 odd"
+    assert log.lines[-2:] == ["warning: bad DSN action in 2.0.0 odd -- need 4.x.x or 5.x.x",
+                              "QID: reject: header X-A: v from c[192.0.2.1];: 4.0.0 odd"]
+
+
+def test_hold_is_logged_once_and_redirect_ends_inspection():
+    c, log = _checks("body", [("hold", "HOLD"), ("go", "REDIRECT x@example.test"), ("bad", "REJECT")])
+    for line in ("hold 1", "hold 2", "go", "bad"):
+        c.check_body(line)
+    assert c.hold and c.redirect == "x@example.test" and c.reject is None
+    assert [line.split(":")[1] for line in log.lines] == [" hold", " redirect"]
+
+
+def test_logged_line_is_cut_at_200_and_made_printable():
+    c, log = _checks("header", [("Subject", "WARN w")])
+    c.check_header("header", "Subject: a\tb\n " + "x" * 300)
+    shown = log.lines[0].split(": warning: header ")[1].split(" from c[")[0]
+    assert shown == ("Subject: a?b? " + "x" * 300)[:200]
 
 
 def test_header_reject_reaches_the_submitter_and_is_logged_as_postfix(tmp_path, regexp):
@@ -71,7 +139,8 @@ def test_folded_headers_are_checked_as_one_logical_header(tmp_path, regexp):
     sub, log = make_submitter(tmp_path, header_checks=regexp("hc", "/^Subject:.*two/ REJECT Folded\n"))
     _, d = submit(sub, b"Subject: one\r\n two\r\n\r\nbody\r\n")
     assert str(rejected(d)) == "550 5.7.1 Folded"
-    assert any("header Subject: one  two from" in line for line in log.lines)
+    # Postfix logs the logical header as it is, its newline made printable as "?"
+    assert any("header Subject: one? two from" in line for line in log.lines)
 
 
 def test_warn_ignore_prepend_replace(tmp_path, regexp):
@@ -227,12 +296,15 @@ def test_local_headers_are_rewritten_keeping_display_names_and_comments(tmp_path
     sub, _ = make_submitter(tmp_path, mappings=m)
     _, d = submit(sub, b'From: "Joe, the user" <joe> (home)\n'
                        b"To: friends: ann@host.example.test, bob;, \"x y\"@example.test\n"
+                       b"Reply-To: <@relay.test,@other.test:joe>\n"
                        b"Subject: =?UTF-8?B?w6k=?= \xc3\xa9\n\nbody\n", client=LOCAL)
     _, content = stored(sub, result_of(d))
     head = content.split(b"\n\n")[0]
     assert b'From: "Joe, the user" <Joe.User@example.test> (home)\n' in head + b"\n"
     assert b'To: friends: ann@example.test, bob@example.test;, "x y"@example.test' in head
     assert b"Subject: =?UTF-8?B?w6k=?= \xc3\xa9" in head
+    # a source route is stripped and the address rewritten, as trivial-rewrite does
+    assert b"Reply-To: <Joe.User@example.test>\n" in head + b"\n"
 
 
 def test_remote_headers_are_left_alone_without_remote_header_rewrite_domain(tmp_path):
@@ -372,3 +444,41 @@ def test_late_actions_given_with_commit_apply_like_the_envelope_s(tmp_path):
     info, _ = stored(sub, submit_late((("bcc", "copy@example.test"),)))
     assert [r.address for r in info.recipients] == ["b@example.test", "copy@example.test"]
     assert sub.store.find(QueueId(submit_late((("hold", ""),)))) == "hold"
+
+
+def test_pass_is_logged_and_ends_inspection():
+    c, log = _checks("body", [("trusted", "PASS from a friend"), ("bad", "REJECT")])
+    c.check_body("trusted line")
+    c.check_body("bad")
+    assert c.reject is None
+    assert log.lines == ["QID: pass: body trusted line from c[192.0.2.1];: from a friend"]
+
+
+def test_table_problem_names_the_map():
+    from pfx.errors import TableRetry
+
+    class Failing:
+        def lookup(self, key):
+            raise TableRetry("down")
+
+    log = _Log()
+    c = ContentChecks(body_checks=Failing(), log=log, queue_id="QID")
+    c.check_body("x")
+    assert str(c.reject) == "451 4.3.0 Error: queue file write error"
+    assert log.lines == ["warning: QID: body_checks map lookup problem -- message not accepted, try again later"]
+
+
+def test_a_submitter_redirect_does_not_end_inspection():
+    c, log = _checks("body", [("bad", "REJECT")])
+    c.apply_submitter_actions([("redirect", "x@example.test")])
+    c.check_body("bad")
+    assert c.reject is not None
+
+
+def test_body_checks_see_lines_that_start_within_the_limit_and_never_empty_lines():
+    c, log = _checks("body", [("x", "WARN long"), ("", "WARN empty")])
+    c.body_size_limit = 10
+    c.check_body("")  # offset 0, never looked up
+    c.check_body("x" * 20)  # starts at offset 1 < 10: checked although it ends past it
+    c.check_body("x")  # starts at offset 22: not checked
+    assert [line.rsplit(": ", 1)[1] for line in log.lines] == ["long"]

@@ -89,3 +89,25 @@ def test_duplicate_row_is_an_error():
 def test_leading_whitespace_is_an_error():
     with pytest.raises(ConfigError, match="must not start with whitespace"):
         mastercf.parse("  a unix - - n - - local\n")
+
+
+def _shipped_submission_rows(text):
+    """The commented-out submission rows, uncommented: those after the "Submission" note."""
+    lines = text[text.index("# Submission (587)"):].splitlines()
+    return "\n".join(line[1:] for line in lines if line.startswith(("#127.0.0.1:", "#  -o")))
+
+
+def test_shipped_submission_rows_have_postfix_s_settings():
+    import pathlib
+    shipped = pathlib.Path(__file__).resolve().parents[3] / "etc" / "master.cf"
+    ports = ("127.0.0.1:2587", "127.0.0.1:2465")
+    rows = {e.service: e for e in mastercf.parse(_shipped_submission_rows(shipped.read_text()))}
+    assert sorted(rows) == sorted(ports)
+    sub, subs = (dict((n, s.value) for n, s in rows[p].overrides) for p in ports)
+    for o in (sub, subs):
+        assert o["smtpd_sasl_auth_enable"] == "yes"
+        assert o["smtpd_reject_unlisted_recipient"] == "no"
+        assert o["smtpd_relay_restrictions"] == "permit_sasl_authenticated,reject"
+    assert sub["smtpd_tls_security_level"] == "encrypt" and sub["smtpd_tls_auth_only"] == "yes"
+    assert subs["smtpd_tls_wrappermode"] == "yes"
+    assert rows[ports[0]].command == rows[ports[1]].command == "smtpd"

@@ -104,3 +104,9 @@ def test_is_set_and_origin():
     s = settings("myorigin = x\n")
     assert s.is_set("myorigin") and not s.is_set("myhostname")
     assert s.origin("myorigin").line == 1 and s.origin("myhostname") is None
+
+
+def test_restriction_class_names_are_used_parameters():
+    # postconf registers the names in smtpd_restriction_classes as user-defined parameters
+    s = settings("smtpd_restriction_classes = foo, bar\nfoo = reject\nbar = permit\nbaz = x\n")
+    assert [n for n, _ in s.unused()] == ["smtpd_restriction_classes", "baz"]  # no smtpd params here

@@ -75,3 +75,12 @@ def test_resolve_and_delivery_defaults_match_postfix(tmp_path):
             continue
         assert p.default == expected, p.name
         convert(p, p.default)
+
+
+def test_braced_inline_virtual_alias_maps_make_a_virtual_alias_domain(config, capsys):
+    # virtual_alias_domains defaults to $virtual_alias_maps: an inline table with
+    # "{ key = a, b }" elements is one table, not words to split
+    with open(config / "main.cf", "a") as f:
+        f.write("virtual_alias_maps = inline:{ v.example=x, { list@v.example = a@x.example, b@x.example } }\n")
+    assert main(["-c", str(config), "list@v.example"]) == 0
+    assert capsys.readouterr().out.startswith("class=alias ")

@@ -107,9 +107,38 @@ def test_rbl_client():
 
 
 def test_rhsbl_sender():
+    # Postfix's $rbl_what is the whole address; only its domain is looked up
     assert reply_of({"sender": "reject_rhsbl_sender rhs.example"}, sender="x@spam.example.org")[0] == \
-        "554 5.7.1 Service unavailable; Sender address [spam.example.org] blocked using rhs.example"
+        "554 5.7.1 Service unavailable; Sender address [x@spam.example.org] blocked using rhs.example"
     assert reply_of({"sender": "reject_rhsbl_sender rhs.example"})[0] is None
+    assert reply_of({"sender": "reject_rhsbl_sender rhs.example"}, sender="")[0] is None
+    assert reply_of({"sender": "reject_rhsbl_sender rhs.example"}, sender="x@[192.0.2.1]")[0] is None
+
+
+def test_rhsbl_recipient_client_and_helo():
+    assert reply_of({"recipient": "reject_rhsbl_recipient rhs.example=127.0.0.2"}, rcpt="r@spam.example.org")[0] == \
+        "554 5.7.1 Service unavailable; Recipient address [r@spam.example.org] blocked using rhs.example"
+    assert reply_of({"recipient": "reject_rhsbl_recipient rhs.example=127.0.0.3"}, rcpt="r@spam.example.org")[0] \
+        is None
+    assert reply_of({"client": "reject_rhsbl_client rhs.example"}, name="spam.example.org")[0] == \
+        "554 5.7.1 Service unavailable; Client host [spam.example.org] blocked using rhs.example"
+    assert reply_of({"client": "reject_rhsbl_client rhs.example"}, name="unknown")[0] is None
+    assert reply_of({"helo": "reject_rhsbl_helo rhs.example"}, helo="spam.example.org")[0] == \
+        "554 5.7.1 Service unavailable; Helo command [spam.example.org] blocked using rhs.example"
+    assert reply_of({"helo": "reject_rhsbl_helo rhs.example"}, helo="[192.0.2.1]")[0] is None
+
+
+def test_rhsbl_looks_up_only_valid_hostnames():
+    seen = []
+
+    class Recording(FakeResolver):
+        def lookupAddress(self, name):
+            seen.append(name)
+            return super().lookupAddress(name)
+
+    assert reply_of({"helo": "reject_rhsbl_helo rhs.example"}, resolver=Recording(), helo="bad..name")[0] is None
+    assert reply_of({"helo": "reject_rhsbl_helo rhs.example"}, resolver=Recording(), helo="1.2.3.4")[0] is None
+    assert seen == []
 
 
 def test_without_a_resolver_the_checks_are_noted_and_skipped():

@@ -41,8 +41,9 @@ def test_actions():
     assert reply_of("OK")[0] is None
     assert reply_of("REJECT no thanks")[0] == \
         "554 5.7.1 <r@mx.example.test>: Recipient address rejected: no thanks"
+    # the action's text is the reply's, as check_table_result() makes it
     assert reply_of("defer_if_permit Service temporarily unavailable")[0] == \
-        "450 4.7.1 <r@mx.example.test>: Recipient address rejected: defer_if_permit requested"
+        "450 4.7.1 <r@mx.example.test>: Recipient address rejected: Service temporarily unavailable"
 
 
 def test_unreachable_server_gives_the_default_action():

@@ -113,6 +113,10 @@ def test_bad_password_and_abort_and_bad_base64(users):
         ["535 5.7.8 Error: authentication failed: Invalid base64 data in initial response"]
     assert h.ask("AUTH CRAM-MD5") == ["535 5.7.8 Error: authentication failed: Invalid authentication mechanism"]
     assert h.conn.error_count == 4
+    # as Postfix 3.7 logs them: the abort, and the last user name the backend named
+    assert "warning: client.example.org[127.0.0.1]: SASL LOGIN authentication aborted" in h.log.lines
+    assert "warning: client.example.org[127.0.0.1]: SASL CRAM-MD5 authentication failed: " \
+           "Invalid authentication mechanism, sasl_username=bob" in h.log.lines
 
 
 def test_not_enabled_and_transaction_in_progress(users):
@@ -193,7 +197,7 @@ def test_relay_after_auth_log_envelope_and_received(users):
     h.ask("DATA")
     h.ask("Subject: y\r\n\r\nhi\r\n.")
     assert "4QID2: client=client.example.org[127.0.0.1], sasl_method=PLAIN, sasl_username=bob, " \
-           "sasl_sender=bob+x@example.test" in h.log.lines
+           "sasl_sender=bob+2Bx@example.test" in h.log.lines  # as sent, as Postfix logs it
     w = h.submitter.writers[0]
     assert (w.envelope.client.sasl_method, w.envelope.client.sasl_username) == ("PLAIN", "bob")
     assert w.envelope.client.protocol == "ESMTPA"

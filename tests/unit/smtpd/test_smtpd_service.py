@@ -209,3 +209,18 @@ def test_good_restriction_lists_pass():
     build(smtpd_restriction_classes="strict", strict="reject_non_fqdn_sender, permit",
           smtpd_recipient_restrictions="warn_if_reject strict, check_recipient_access inline:{a=OK}, "
                                        "permit_mynetworks, reject_unauth_destination")
+
+
+@pytest.mark.parametrize("level,mandatory,opportunistic,tls12_refused", [
+    ("may", ">=TLSv1.3", "", False),  # mandatory_* apply only with encrypt
+    ("encrypt", ">=TLSv1.3", "", True),
+    ("may", "", ">=TLSv1.3", True),
+    ("encrypt", "", ">=TLSv1.3", False),  # ... and then smtpd_tls_protocols does not
+])
+def test_mandatory_protocols_apply_with_encrypt_only(cert, level, mandatory, opportunistic, tls12_refused):
+    from OpenSSL import SSL
+    service, _, _ = build(smtpd_tls_security_level=level, smtpd_tls_cert_file=cert / "cert.pem",
+                          smtpd_tls_key_file=cert / "key.pem", smtpd_tls_mandatory_protocols=mandatory,
+                          smtpd_tls_protocols=opportunistic)
+    options = service.factory.tls.getContext().set_options(0)  # 0 adds nothing: the current set
+    assert bool(options & SSL.OP_NO_TLSv1_2) == tls12_refused

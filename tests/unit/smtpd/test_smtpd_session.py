@@ -32,7 +32,7 @@ def test_ehlo_follows_size_limit_vrfy_and_discards():
     ("RSET", "250 2.0.0 Ok"),
     ("VRFY <u@example.org>", "252 2.0.0 <u@example.org>"),
     ("VRFY u", "252 2.0.0 u"),
-    ("ETRN example.org", "459 4.7.1 <example.org>: service unavailable"),
+    ("ETRN example.org", "459 <example.org>: service unavailable"),  # Postfix gives no status code
     ("STARTTLS", "502 5.5.1 Error: command not implemented"),
     ("AUTH PLAIN", "503 5.5.1 Error: authentication not enabled"),
     ("DATA", "503 5.5.1 Error: need RCPT command"),
@@ -260,7 +260,7 @@ def test_vrfy_runs_the_recipient_restrictions():
                for line in h.log.lines)
 
 
-def test_starttls_forgets_helo_and_protocol_gets_its_s():
+def test_starttls_forgets_helo_and_protocol_gets_its_s_and_stays_esmtp():
     class Options:
         pass
     h = started(tls_options=Options(), smtpd_tls_security_level="may")
@@ -273,9 +273,11 @@ def test_starttls_forgets_helo_and_protocol_gets_its_s():
     h.ask("DATA")
     h.say("\r\n.\r\n")
     data = h.submitter.writers[0].data.decode()
+    # Postfix never downgrades the protocol name: EHLO, STARTTLS, HELO is still ESMTP
+    # (checked against Postfix 3.7: "proto=ESMTP helo=<after...>")
     assert data.startswith("Received: from after.example.org (client.example.org [127.0.0.1])\n"
-                           "\tby mx.example.test (pfx) with SMTPS id 4QID1")
-    assert h.submitter.writers[0].envelope.client.protocol == "SMTPS"
+                           "\tby mx.example.test (pfx) with ESMTPS id 4QID1")
+    assert h.submitter.writers[0].envelope.client.protocol == "ESMTPS"
 
 
 def test_improper_pipelining_is_logged():
@@ -348,3 +350,23 @@ def test_reject_footer():
     assert h.ask("NOOP") == ["250 2.0.0 Ok"]
     h2 = started(smtpd_reject_footer="Call 555-0101.")
     assert h2.ask("BOGUS") == ["500-5.5.2 Error: command not recognized", "500 5.5.2 Call 555-0101."]
+
+
+@pytest.mark.parametrize("addr,exclusions,excluded", [
+    ("127.0.0.1", None, True),  # the default, $mynetworks
+    ("192.0.2.1", None, False),
+    ("127.0.0.1", "", False),
+    ("192.0.2.1", "192.0.2.0/24", True),
+])
+def test_forbid_bare_newline_exclusions(addr, exclusions, excluded):
+    kw = {} if exclusions is None else {"smtpd_forbid_bare_newline_exclusions": exclusions}
+    h = started(addr=addr, smtpd_forbid_bare_newline="reject", smtpd_client_restrictions="",
+                smtpd_relay_restrictions="permit", **kw)
+    for line in ("HELO c.example.org", "MAIL FROM:<a@example.org>", "RCPT TO:<b@mx.example.test>", "DATA"):
+        h.ask(line)
+    h.say("Subject: x\r\n\r\nbare\nline\r\n.\r\n")
+    reply = h.lines()[-1]
+    if excluded:
+        assert reply == "250 2.0.0 Ok: queued as 4QID1"
+    else:
+        assert reply == "550 5.5.2 mx.example.test Error: bare <LF> received"
