@@ -26,6 +26,10 @@ class Feed:
     def pending(self, queue: str) -> int:
         return len(self._pending[queue])
 
+    def waiting_names(self, queue: str) -> frozenset:
+        """The file names of the ids waiting from ``queue`` (a rescan skips them)."""
+        return frozenset(map(str, self._pending[queue]))
+
     def offer(self, queue: str, queue_id) -> bool:
         """A scan found a file; False if it is already waiting (rescans repeat names)."""
         if queue_id in self._known:
