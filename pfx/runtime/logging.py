@@ -108,8 +108,20 @@ def format_line(event, hostname: str, default_tag: str) -> str | None:
     rendered = render(event, default_tag)
     if rendered is None:
         return None
-    stamp = time.strftime("%b %e %H:%M:%S", time.localtime(event.get("log_time", time.time())))
-    return f"{stamp} {hostname} {rendered[0]}: {rendered[1]}"
+    when = event["log_time"] if "log_time" in event else time.time()
+    return f"{_stamp(when)} {hostname} {rendered[0]}: {rendered[1]}"
+
+
+_last_stamp = (None, "")  # (whole second, its text): a busy log formats each second once
+
+
+def _stamp(when: float) -> str:
+    global _last_stamp
+    second = int(when)
+    cached = _last_stamp
+    if cached[0] != second:
+        cached = _last_stamp = (second, time.strftime("%b %e %H:%M:%S", time.localtime(second)))
+    return cached[1]
 
 
 class MaillogObserver:
