@@ -14,7 +14,11 @@ Lines ending in a bare LF are passed on ending in CRLF (Postfix stores records, 
 is the same thing); "reject" also notes that one was seen.
 """
 
+import re
+
 MODES = ("no", "normalize", "yes", "reject")
+# What needs the line-by-line path: a bare LF, or a line that starts with a dot.
+_SPECIAL = re.compile(rb"(?<!\r)\n|\n\.")
 
 
 class DotDecoder:
@@ -38,6 +42,22 @@ class DotDecoder:
         out = bytearray()
         limit = self.piece_limit
         while not self.done and len(out) < max_out and buf:
+            if self.at_line_start and buf[0] != 0x2E:
+                # Whole CRLF lines with no dot at their start pass through unchanged,
+                # so copy them in one step. The search stops at the first special
+                # line, which the loop below takes: the work stays linear in the input.
+                window = max_out - len(out)
+                special = _SPECIAL.search(buf, 0, window)
+                if special is None:
+                    stop = window
+                else:  # up to a dot line, or up to the line with a bare LF
+                    stop = special.start() + (special.group() == b"\n.")
+                end = buf.rfind(b"\n", 0, stop) + 1
+                if end:
+                    out += buf[:end]
+                    del buf[:end]
+                    self.at_line_start = self.prev_crlf = True
+                    continue
             nl = buf.find(b"\n", 0, limit)
             if nl < 0:
                 if len(buf) < limit:
