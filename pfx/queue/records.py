@@ -223,7 +223,8 @@ def encode_version() -> bytes:
 
 
 def encode_sizes(sizes: Sizes) -> bytes:
-    return _SIZES.pack(*attrs.astuple(sizes))
+    return _SIZES.pack(sizes.content_size, sizes.content_offset, sizes.xtra_offset,
+                       sizes.body_offset, sizes.nrcpt)  # Sizes' field order
 
 
 def _dec_version(p):
