@@ -69,3 +69,5 @@ def test_waiting_names_are_what_a_rescan_may_skip():
     feed.take()
     assert feed.waiting_names(INCOMING) == {"B"}
     assert feed.waiting_names(DEFERRED) == {"C"}
+    feed.discard("B")
+    assert feed.waiting_names(INCOMING) == set()
