@@ -5,6 +5,8 @@ the addresses and leave display names, comments, groups and spacing as they were
 '%' and '!' are operators here (not atom text) because the resolver must find them.
 """
 
+import re
+
 import attrs
 
 ATOM = "atom"
@@ -14,6 +16,11 @@ COMMENT = "comment"  # text is the whole "(...)" comment
 WORDS = frozenset({ATOM, QSTRING, DOMLIT})
 OPERATORS = frozenset('<>@,;:.%![]()"|')  # '|' too, as tok822 (for aliases files)
 SPACE = frozenset(" \t\n\r\f\v")  # C isspace(): a non-ASCII space is atom text, as in Postfix
+# An atom without backslashes, found in one step (the usual case); the loop in scan()
+# handles quoted-pairs. It never contains SPACE or OPERATORS, so only a control
+# character makes it print quoted.
+_PLAIN_ATOM = re.compile(r'[^ \t\n\r\f\v<>@,;:.%!\[\]()"|\\]+')
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @attrs.frozen
@@ -76,6 +83,14 @@ def scan(text):
             tokens.append(Token(ch, ch, i, i + 1))
             i += 1
         else:
+            plain = _PLAIN_ATOM.match(text, i)
+            j = plain.end() if plain else i
+            if j == n or text[j] != "\\":
+                value = text[i:j]
+                kind = QSTRING if _CONTROL.search(value) else ATOM
+                tokens.append(Token(kind, value, i, j))
+                i = j
+                continue
             j, out = i, []
             while j < n and text[j] not in SPACE and text[j] not in OPERATORS:
                 if text[j] == "\\":
@@ -232,8 +247,9 @@ class _Element(list):
         return self.words > 0 and self.others == 0
 
 
-def parse_address_list(text):
-    """Parse an RFC 5322 address-list header value (To, Cc, From, ...) leniently."""
+def parse_address_list(text, tokens=None):
+    """Parse an RFC 5322 address-list header value (To, Cc, From, ...) leniently;
+    ``tokens``: scan(text), when the caller already has it."""
     mailboxes, groups = [], []
     current, group = _Element(), None
     # Inside <...>: "route" is True while a source route (<@a,@b:...) is still open.
@@ -245,7 +261,7 @@ def parse_address_list(text):
             mailboxes.append(box)
         current.clear()
 
-    for tok in scan(text):
+    for tok in scan(text) if tokens is None else tokens:
         kind = tok.kind
         if in_angle:
             if kind == "@" and current[-1].kind == "<":

@@ -7,6 +7,8 @@ strip a source route; if there is no '@', swap site!user or promote user%domain 
 append @myorigin; append .mydomain to a dotless domain; strip one trailing dot.
 """
 
+import functools
+
 import attrs
 
 from pfx.address.parse import DOMLIT, QSTRING, Token, internalize, scan
@@ -87,6 +89,9 @@ def rewrite_tokens(tokens, settings):
     return toks
 
 
+# Pure functions of (address, settings), asked about the same few addresses for every
+# message (sender, recipient, From:, To:): remember the latest answers.
+@functools.lru_cache(maxsize=4096)
 def canonicalize(address, settings):
     """Internal form in, internal form out (what cleanup does to envelope addresses)."""
     if address == "" or not settings.enabled:
@@ -95,6 +100,7 @@ def canonicalize(address, settings):
     return internalize(toks)
 
 
+@functools.lru_cache(maxsize=4096)
 def canonicalize_external(address, settings):
     """External (quoted) form in and out (what cleanup does to header addresses)."""
     if address == "" or not settings.enabled:

@@ -144,8 +144,10 @@ class Submitter:
                 internal = internalize(scan_address(canonical))
                 mapped = step(internal, cfg.mappings, queue_id, kind, self.log.warning)
                 return canonical if mapped == internal else quote_local(mapped)
-            return parse_address_list(within_token_limit(
-                value, cfg.header_address_token_limit)).rewrite(one)
+            tokens = scan(value)
+            if len(tokens) > cfg.header_address_token_limit:
+                value, tokens = within_token_limit(value, cfg.header_address_token_limit), None
+            return parse_address_list(value, tokens).rewrite(one)
         return rewrite
 
 

@@ -17,6 +17,7 @@ class Feed:
         self.cap = cap
         self._pending = {INCOMING: deque(), DEFERRED: deque()}
         self._known: set = set()
+        self._names = {INCOMING: set(), DEFERRED: set()}  # str() of the pending ids
         self._turn = INCOMING
 
     def room(self, queue: str) -> int:
@@ -26,12 +27,17 @@ class Feed:
     def pending(self, queue: str) -> int:
         return len(self._pending[queue])
 
+    def waiting_names(self, queue: str) -> frozenset:
+        """The file names of the ids waiting from ``queue`` (a rescan skips them)."""
+        return frozenset(self._names[queue])
+
     def offer(self, queue: str, queue_id) -> bool:
         """A scan found a file; False if it is already waiting (rescans repeat names)."""
         if queue_id in self._known:
             return False
         self._pending[queue].append(queue_id)
         self._known.add(queue_id)
+        self._names[queue].add(str(queue_id))
         return True
 
     def take(self, has_room: bool = True) -> tuple[str, object] | None:
@@ -44,6 +50,7 @@ class Feed:
             if self._pending[queue]:
                 queue_id = self._pending[queue].popleft()
                 self._known.discard(queue_id)
+                self._names[queue].discard(str(queue_id))
                 self._turn = second if queue == first else first
                 return queue, queue_id
         return None
@@ -52,6 +59,7 @@ class Feed:
         """Forget a waiting id (the file was removed or put on hold meanwhile)."""
         if queue_id in self._known:
             self._known.discard(queue_id)
-            for pending in self._pending.values():
+            for queue, pending in self._pending.items():
                 if queue_id in pending:
                     pending.remove(queue_id)
+                    self._names[queue].discard(str(queue_id))

@@ -7,6 +7,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import attrs
 
 SIG_DIGITS = 2  # Postfix's SIG_DIGS in log_adhoc.c
+_MICRO, _ONE = Decimal("0.000001"), Decimal(1)
+_STEPS = [Decimal(1).scaleb(-n) for n in range(10)]  # quantize exponents, made once
 
 
 def format_delay(seconds: float, resolution: int = 2) -> str:
@@ -15,15 +17,16 @@ def format_delay(seconds: float, resolution: int = 2) -> str:
     Values of 100 s and more are whole seconds; smaller ones keep two significant
     digits but no more than ``resolution`` decimals; what rounds to nothing is "0".
     """
-    value = Decimal(max(0.0, seconds)).quantize(Decimal("0.000001"))
+    value = Decimal(max(0.0, seconds)).quantize(_MICRO)
     if value >= 10 ** SIG_DIGITS:
-        return str(value.quantize(Decimal(1), ROUND_HALF_UP))
+        return str(value.quantize(_ONE, ROUND_HALF_UP))
     if value == 0:
         return "0"
     # decimals for two significant digits: 12.3 -> 0, 1.23 -> 1, 0.0123 -> 3
     decimals = SIG_DIGITS - 1 - value.adjusted()
     decimals = max(0, min(decimals, resolution))
-    text = str(value.quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP))
+    step = _STEPS[decimals] if decimals < len(_STEPS) else _ONE.scaleb(-decimals)
+    text = str(value.quantize(step, ROUND_HALF_UP))
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("0", "") else text

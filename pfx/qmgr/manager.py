@@ -92,7 +92,10 @@ class QueueManager:
     def _begin_scan(self, queue):
         scan = self.triggers.scans[queue]
         due = None if queue == INCOMING or scan.scan_all else self.clock.seconds()
-        self._scans[queue] = self.store.scan(queue, due=due)  # lazy: no I/O yet
+        # lazy: no I/O yet. Files already waiting in the feed are skipped, so a rescan
+        # per trigger costs nothing for a backlog that qmgr has not opened yet.
+        self._scans[queue] = self.store.scan(queue, due=due,
+                                             skip=self.feed.waiting_names(queue))
 
     def _fill(self, queue):
         it = self._scans.get(queue)

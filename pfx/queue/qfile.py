@@ -32,6 +32,7 @@ from pfx.queue.records import (
 from pfx.queue.stream import Encoder, InfoBuilder
 
 CREATE_MODE, READY_MODE = 0o600, 0o700
+READ_AHEAD = 8192  # bytes the reader fetches at once for envelope and extracted records
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _counter = itertools.count()
 _NO_LINK = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
@@ -179,6 +180,7 @@ class QueueFileReader:
     def __init__(self, path, *, policy: Policy = QUEUE, queue_id: QueueId | None = None):
         self.path = os.fspath(path)
         self.policy = policy
+        self._window, self._window_at = b"", 0
         self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | _O_NOFOLLOW)
         try:
             self._size = os.fstat(self._fd).st_size
@@ -189,11 +191,23 @@ class QueueFileReader:
             self.close()
             raise
 
+    def _read(self, pos: int, n: int) -> bytes:
+        """n bytes at pos (fewer at the end of the file), from a window read ahead."""
+        start = pos - self._window_at
+        if 0 <= start and start + n <= len(self._window):
+            return self._window[start:start + n]
+        if n > READ_AHEAD:
+            return os.pread(self._fd, n, pos)
+        # One read for a run of small records (the envelope, the extracted segment)
+        # instead of two per record.
+        self._window, self._window_at = os.pread(self._fd, READ_AHEAD, pos), pos
+        return self._window[:n]
+
     def _record_at(self, pos: int) -> Record:
         if pos >= self._size:
             raise corrupt(f"offset {pos}: no END record")
-        rtype, length = decode_header(os.pread(self._fd, HEADER.size, pos), pos)
-        payload = os.pread(self._fd, length, pos + HEADER.size) if length else b""
+        rtype, length = decode_header(self._read(pos, HEADER.size), pos)
+        payload = self._read(pos + HEADER.size, length) if length else b""
         if len(payload) != length:
             raise corrupt(f"offset {pos}: record {chr(rtype)}: truncated payload")
         return Record(rtype, payload, pos)

@@ -42,11 +42,14 @@ def _decode(text: str, base: int) -> int:
     return number
 
 
+def _valid(value) -> bool:
+    return (isinstance(value, str) and _QID_RE.fullmatch(value) is not None
+            and _decode(value[SEC_WIDTH:SEC_WIDTH + USEC_WIDTH], USEC_BASE) < 1_000_000)
+
+
 def _check(instance, attribute, value):
-    if not isinstance(value, str) or not _QID_RE.fullmatch(value):
+    if not _valid(value):
         raise ValueError(f"bad queue ID: {value!r}")
-    if _decode(value[SEC_WIDTH:SEC_WIDTH + USEC_WIDTH], USEC_BASE) >= 1_000_000:
-        raise ValueError(f"bad queue ID: {value!r}: microseconds out of range")
 
 
 @attrs.frozen(order=True)
@@ -58,14 +61,28 @@ class QueueId:
     @classmethod
     def make(cls, seconds: int, microseconds: int, inode: int) -> "QueueId":
         """Build the ID of a file created at seconds.microseconds with this inode."""
-        if not (0 <= seconds < SEC_BASE**SEC_WIDTH and 0 <= microseconds < 1_000_000 and inode >= 0):
+        if not (0 <= seconds < SEC_BASE**SEC_WIDTH and 0 <= microseconds < 1_000_000
+                and 0 <= inode < INUM_BASE**14):
             raise ValueError(f"cannot make a queue ID from {seconds}.{microseconds:06d} inode {inode}")
-        return cls(
+        # in range, so valid by construction: skip the validator (a per-message cost)
+        return cls._checked(
             _encode(seconds, SEC_BASE, SEC_WIDTH)
             + _encode(microseconds, USEC_BASE, USEC_WIDTH)
             + SEPARATOR
             + _encode(inode, INUM_BASE)
         )
+
+    @classmethod
+    def _checked(cls, value: str) -> "QueueId":
+        """An ID whose value the caller has already validated (make(), a scan)."""
+        qid = object.__new__(cls)
+        object.__setattr__(qid, "value", value)
+        return qid
+
+    @classmethod
+    def parse(cls, name: str) -> "QueueId | None":
+        """The ID a directory entry names, or None (temporary and foreign names)."""
+        return cls._checked(name) if _valid(name) else None
 
     @classmethod
     def from_time(cls, when: float, inode: int) -> "QueueId":
@@ -104,8 +121,4 @@ class QueueId:
 
 def is_queue_id(name: str) -> bool:
     """Whether a directory entry's name is a well-formed queue ID (temp names are not)."""
-    try:
-        QueueId(name)
-    except ValueError:
-        return False
-    return True
+    return _valid(name)

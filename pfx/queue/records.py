@@ -223,7 +223,8 @@ def encode_version() -> bytes:
 
 
 def encode_sizes(sizes: Sizes) -> bytes:
-    return _SIZES.pack(*attrs.astuple(sizes))
+    return _SIZES.pack(sizes.content_size, sizes.content_offset, sizes.xtra_offset,
+                       sizes.body_offset, sizes.nrcpt)  # Sizes' field order
 
 
 def _dec_version(p):
@@ -331,6 +332,14 @@ _LABELS = {
 # --- segment rules ----------------------------------------------------------------------
 
 
+_NEXT_SEGMENT = {RecType.VERSION: "envelope", RecType.MESG: "content", RecType.XTRA: "extracted",
+                 RecType.END: "end"}
+
+
+def _where(record) -> str:
+    return f"offset {record.offset}: record {chr(record.type)}"
+
+
 class SegmentChecker:
     """Feed records in file order; it enforces the grammar and the policy's allowlists."""
 
@@ -342,7 +351,6 @@ class SegmentChecker:
     def feed(self, record: Record):
         """Check one record in its place and return its decoded value."""
         rtype, pol, seg = record.type, self.policy, self.segment
-        where = f"offset {record.offset}: record {chr(rtype)}"
         if seg == "start":
             ok = rtype is R.VERSION
         elif seg == "envelope":
@@ -352,25 +360,24 @@ class SegmentChecker:
         elif seg == "extracted":
             ok = rtype in pol.extracted or rtype is R.END
         else:
-            raise corrupt(f"{where}: data after the END record")
+            raise corrupt(f"{_where(record)}: data after the END record")
         if not ok:
-            raise corrupt(f"{where}: not allowed in the {seg} segment of a {pol.name} file")
+            raise corrupt(f"{_where(record)}: not allowed in the {seg} segment of a {pol.name} file")
         if rtype in _ONCE:
             if rtype in self._seen:
-                raise corrupt(f"{where}: duplicate record")
+                raise corrupt(f"{_where(record)}: duplicate record")
             self._seen.add(rtype)
         value = decode_value(record)
         if rtype is R.ATTR and pol.attr_names is not None and value[0] not in pol.attr_names:
-            raise corrupt(f"{where}: attribute {value[0]!r} not allowed in a {pol.name} file")
+            raise corrupt(f"{_where(record)}: attribute {value[0]!r} not allowed in a {pol.name} file")
         if rtype is R.FLAGS and value & ~pol.flags:
-            raise corrupt(f"{where}: flags {value:#x} not allowed in a {pol.name} file")
+            raise corrupt(f"{_where(record)}: flags {value:#x} not allowed in a {pol.name} file")
         if rtype is R.RCPT and value[1] and not pol.done_allowed:
-            raise corrupt(f"{where}: done recipient not allowed in a {pol.name} file")
+            raise corrupt(f"{_where(record)}: done recipient not allowed in a {pol.name} file")
         if rtype is R.MESG and not _REQUIRED <= self._seen:
             missing = ", ".join(sorted(chr(t) for t in _REQUIRED - self._seen))
-            raise corrupt(f"{where}: envelope lacks record(s) {missing}")
-        self.segment = {R.VERSION: "envelope", R.MESG: "content", R.XTRA: "extracted",
-                        R.END: "end"}.get(rtype, seg)
+            raise corrupt(f"{_where(record)}: envelope lacks record(s) {missing}")
+        self.segment = _NEXT_SEGMENT.get(rtype, seg)
         return value
 
     def finish(self):

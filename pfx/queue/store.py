@@ -14,7 +14,7 @@ import stat
 import time
 
 from pfx.queue.qfile import QueueFileReader, QueueFileWriter, fsync_dir, is_ready, is_temp_name
-from pfx.queue.qid import QueueId, is_queue_id
+from pfx.queue.qid import QueueId
 from pfx.queue.records import MAILDROP, QUEUE
 
 # Directory -> mode. maildrop and public are group-accessible for the postdrop group.
@@ -219,16 +219,19 @@ class QueueStore:
 
     # --- scans --------------------------------------------------------------------------
 
-    def scan_paths(self, queue: str, *, ready_only: bool | None = None, due: float | None = None):
+    def scan_paths(self, queue: str, *, ready_only: bool | None = None, due: float | None = None,
+                   skip=frozenset()):
         """Lazily yield (QueueId, path) for the messages in a queue, in directory order.
 
         One directory handle is open per level: a 100,000-file queue costs no more memory
         than a small one. Temporary and foreign names are skipped; so are files without
         the ready bit (ready_only; by default in incoming and maildrop, where files are
-        born) and, given due, files whose mtime is after it.
+        born), given due, files whose mtime is after it, and names in ``skip`` (what the
+        caller already holds: a rescan then costs no validation or stat for them).
         """
         if ready_only is None:
             ready_only = queue in ("incoming", "maildrop")
+        parse = QueueId.parse
         stack = [self.queue_dir(queue)]
         while stack:
             try:
@@ -237,11 +240,15 @@ class QueueStore:
                 continue
             with entries:
                 for entry in entries:
+                    name = entry.name
+                    if name in skip:
+                        continue
                     if entry.is_dir(follow_symlinks=False):
-                        if len(entry.name) == 1 and entry.name in _HEX:
+                        if len(name) == 1 and name in _HEX:
                             stack.append(entry.path)
                         continue
-                    if not is_queue_id(entry.name) or not entry.is_file(follow_symlinks=False):
+                    qid = parse(name)
+                    if qid is None or not entry.is_file(follow_symlinks=False):
                         continue
                     if ready_only or due is not None:
                         try:
@@ -252,7 +259,7 @@ class QueueStore:
                             continue
                         if due is not None and st.st_mtime > due:
                             continue
-                    yield QueueId(entry.name), entry.path
+                    yield qid, entry.path
 
     def scan(self, queue: str, **kwargs):
         """Lazily yield the QueueIds in a queue; see scan_paths."""

@@ -89,6 +89,9 @@ class InfoBuilder:
 # --- the encoder ------------------------------------------------------------------------
 
 
+_DEFAULT_CLIENT = Client()
+
+
 def envelope_records(envelope: Envelope, arrival: float, flags: int, attributes) -> list:
     """The (type, payload) pairs of an envelope segment after V and C."""
     if envelope.smtputf8:
@@ -103,9 +106,9 @@ def envelope_records(envelope: Envelope, arrival: float, flags: int, attributes)
     if flags:
         recs.append((R.FLAGS, struct.pack(">I", flags)))
     # Only client facts that differ from Client()'s defaults: a maildrop file has none.
-    client, default = attrs.asdict(envelope.client), attrs.asdict(Client())
-    recs += [(R.ATTR, pack_fields(n, client[f])) for n, f in CLIENT_ATTRS.items()
-             if client[f] != default[f]]
+    client = envelope.client
+    recs += [(R.ATTR, pack_fields(n, getattr(client, f))) for n, f in CLIENT_ATTRS.items()
+             if getattr(client, f) != getattr(_DEFAULT_CLIENT, f)]
     recs += [(R.ATTR, pack_fields(n, val)) for n, val in attributes]
     recs += [(R.RCPT, encode_recipient(r)) for r in envelope.recipients]
     return recs

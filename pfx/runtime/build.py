@@ -1,20 +1,16 @@
 """Build the one Runtime that every service and agent receives (called by pfx.app)."""
 
-from twisted.internet.threads import deferToThreadPool
-
 from pfx.plugin import Runtime
+from pfx.runtime.blocking import BlockingPool
 
 
 def make_runtime(reactor, log, resolver=None, tables=None, require=None,
                  agent_for=None) -> Runtime:
-    """Blocking file work (fsync, mailbox writes) runs in the reactor's thread pool."""
-    pool = reactor.getThreadPool()
-
-    def run_blocking(f, *args, **kwargs):
-        return deferToThreadPool(reactor, pool, f, *args, **kwargs)
-
+    """Blocking file work (fsync, mailbox writes) runs in worker threads (blocking.py),
+    as many as the reactor's own thread pool would have at most."""
+    pool = BlockingPool(reactor, size=10)
     return Runtime(reactor=reactor, clock=reactor, resolver=resolver,
-                   run_blocking=run_blocking, log=log, tables=tables, require=require,
+                   run_blocking=pool.run, log=log, tables=tables, require=require,
                    agent_for=agent_for)
 
 

@@ -23,6 +23,23 @@ _SYSLOG_PRIORITY = {"info": syslog.LOG_INFO, "warning": syslog.LOG_WARNING,
                     "panic": syslog.LOG_CRIT}
 
 
+_pid = None  # os.getpid() once per process: a system call per log line otherwise
+
+
+def _current_pid() -> int:
+    global _pid
+    if _pid is None:
+        _pid = os.getpid()
+    return _pid
+
+
+def _forget_pid():
+    global _pid
+    _pid = None
+
+
+os.register_at_fork(after_in_child=_forget_pid)  # twistd forks after setup
+
 _logger = Logger(namespace=NAMESPACE)
 _sinks = []  # observers that take mail lines directly (see add_sink)
 
@@ -47,7 +64,7 @@ class MailLog:
 
     @property
     def pid(self) -> int:
-        return os.getpid() if self._pid is None else self._pid
+        return _current_pid() if self._pid is None else self._pid
 
     def child(self, program: str, syslog_name: str | None = None) -> "MailLog":
         return MailLog(syslog_name or self.syslog_name, program, self._pid)
@@ -108,8 +125,20 @@ def format_line(event, hostname: str, default_tag: str) -> str | None:
     rendered = render(event, default_tag)
     if rendered is None:
         return None
-    stamp = time.strftime("%b %e %H:%M:%S", time.localtime(event.get("log_time", time.time())))
-    return f"{stamp} {hostname} {rendered[0]}: {rendered[1]}"
+    when = event["log_time"] if "log_time" in event else time.time()
+    return f"{_stamp(when)} {hostname} {rendered[0]}: {rendered[1]}"
+
+
+_last_stamp = (None, "")  # (whole second, its text): a busy log formats each second once
+
+
+def _stamp(when: float) -> str:
+    global _last_stamp
+    second = int(when)
+    cached = _last_stamp
+    if cached[0] != second:
+        cached = _last_stamp = (second, time.strftime("%b %e %H:%M:%S", time.localtime(second)))
+    return cached[1]
 
 
 class MaillogObserver:

@@ -37,7 +37,21 @@ class DotDecoder:
         (self.done), when ``max_out`` bytes are ready, or when more input is needed."""
         out = bytearray()
         limit = self.piece_limit
+        slow = 0  # bytes known to hold a bare LF: these go line by line
         while not self.done and len(out) < max_out and buf:
+            if self.at_line_start and slow <= 0 and buf[0] != 0x2E:
+                # Whole CRLF lines with no dot at their start pass through unchanged,
+                # so copy them in one step, up to the next line that starts with a dot.
+                window = max_out - len(out)
+                dot = buf.find(b"\n.", 0, window)
+                end = buf.rfind(b"\n", 0, window if dot < 0 else dot + 1) + 1
+                if end:
+                    if buf.count(b"\n", 0, end) == buf.count(b"\r\n", 0, end):
+                        out += buf[:end]
+                        del buf[:end]
+                        self.prev_crlf = True
+                        continue
+                    slow = end  # a bare LF among them: each scanned byte is decoded once
             nl = buf.find(b"\n", 0, limit)
             if nl < 0:
                 if len(buf) < limit:
@@ -45,6 +59,7 @@ class DotDecoder:
                 take = limit - 1 if buf[limit - 1] == 0x0D else limit  # keep CR next to its LF
                 piece = bytes(buf[:take])
                 del buf[:take]
+                slow -= take
                 if self.at_line_start and piece[:1] == b".":
                     piece = piece[1:]
                 out += piece
@@ -52,6 +67,7 @@ class DotDecoder:
                 continue
             line = bytes(buf[:nl + 1])
             del buf[:nl + 1]
+            slow -= nl + 1
             crlf = line.endswith(b"\r\n")
             content = line[:-2] if crlf else line[:-1]
             if self.at_line_start and content[:1] == b".":

@@ -16,13 +16,11 @@ keeps those of accepted commands, hands the first five to cleanup in the Envelop
 
 import re
 
-from twisted.internet import defer
-
 from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.errors import TableRetry
-from pfx.smtpd.checks import (DUNNO, PERMIT, STAGE_CLASS, DeferIfPermit, DeferIfReject, fix_dsn,
-                              restriction)
+from pfx.smtpd.checks import (DUNNO, PERMIT, STAGE_CLASS, DeferIfPermit, DeferIfReject, drive,
+                              fix_dsn, restriction)
 from pfx.tables import match
 
 _NUMERIC = re.compile(r"^([45]\d\d)(?:\s+(.*))?$", re.S)
@@ -30,14 +28,18 @@ _DSN = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+(.*)$", re.S)
 _HEADER = re.compile(r"^[\x21-\x39\x3b-\x7e]+:")
 
 
-@defer.inlineCallbacks
 def find(tables, keys):
-    """The first value for ``keys`` (key-major, pattern tables see FULL keys only) or None."""
+    """The first value for ``keys`` (key-major, pattern tables see FULL keys only) or None;
+    a Deferred of it only when a table answered with one."""
+    return drive(_find(tables, keys))
+
+
+def _find(tables, keys):
     for key, kind in keys:
         for table in getattr(tables, "tables", [tables]):
             if kind == match.PARTIAL and match.is_pattern_table(table):
                 continue
-            value = yield defer.maybeDeferred(match.safe_lookup, table, key)
+            value = yield match.safe_lookup(table, key)
             if value is not None:
                 return value
     return None
@@ -106,8 +108,11 @@ def _message_action(state, verb, rest, stage):
     return DUNNO
 
 
-@defer.inlineCallbacks
 def _check(state, spec, keys, stage):
+    return drive(_check_steps(state, spec, keys, stage))
+
+
+def _check_steps(state, spec, keys, stage):
     if state.tables is None or not keys:
         return DUNNO
     try:
@@ -116,7 +121,7 @@ def _check(state, spec, keys, stage):
         return _reply(state, 451, "4.3.5", "Server configuration error", stage)
     if value is None:
         return DUNNO
-    result = yield defer.maybeDeferred(access_result, state, value, stage)
+    result = yield access_result(state, value, stage)
     return result
 
 
@@ -173,8 +178,11 @@ def _retry(address):
     return Reply(451, Dsn("4.3.0"), f"<{address}>: Temporary lookup failure")
 
 
-@defer.inlineCallbacks
 def _unlisted(state, address, stage, unknown_dsn):
+    return drive(_unlisted_steps(state, address, stage, unknown_dsn))
+
+
+def _unlisted_steps(state, address, stage, unknown_dsn):
     config = state.config
     if address is None or state.tables is None:
         return DUNNO

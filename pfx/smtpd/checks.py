@@ -173,9 +173,11 @@ class _Run:
         self.warnings: list[Reply] = []
         state.run_list = self.run_list
 
-    @defer.inlineCallbacks
     def run_list(self, words, depth=0):
-        """-> PERMIT, DUNNO or a Reply."""
+        """-> PERMIT, DUNNO or a Reply, or a Deferred of one if a restriction waited."""
+        return drive(self._run_list(words, depth))
+
+    def _run_list(self, words, depth):
         state = self.state
         warn_next = False
         i = 0
@@ -199,7 +201,7 @@ class _Run:
                         raise ConfigProblem(f"restriction {word} needs an argument")
                     arg = words[i]
                     i += 1
-                result = yield defer.maybeDeferred(entry.fn, state, arg)
+                result = yield entry.fn(state, arg)
             if isinstance(result, DeferIfPermit):
                 if self.defer_if_permit is None:
                     self.defer_if_permit = result.reply
@@ -228,13 +230,41 @@ class _Run:
         return DUNNO
 
 
-@defer.inlineCallbacks
+def drive(gen, value=None, failure=None):
+    """Run a generator that yields results or Deferreds of them, synchronously for as
+    long as no Deferred comes up -> its return value, or a Deferred of it.
+
+    inlineCallbacks without its per-call Deferreds: most restrictions answer at once
+    (static checks, the address resolver), and each list or lookup used to cost one.
+    """
+    while True:
+        try:
+            if failure is not None:
+                y = failure.throwExceptionIntoGenerator(gen)
+                failure = None
+            else:
+                y = gen.send(value)
+        except StopIteration as stop:
+            return stop.value
+        if isinstance(y, defer.Deferred):
+            return y.addCallbacks(lambda v: drive(gen, v), lambda f: drive(gen, failure=f))
+        value = y
+
+
 def evaluate(state: CheckState, stages):
     """Run the restriction lists of ``stages`` in order -> Deferred[Verdict].
 
     A PERMIT ends only its own list; a reply ends everything. If nothing rejected and a
     defer_if_permit was requested, the answer is that defer.
     """
+    try:
+        result = drive(_evaluate(state, stages))
+    except BaseException:
+        return defer.fail()
+    return result if isinstance(result, defer.Deferred) else defer.succeed(result)
+
+
+def _evaluate(state, stages):
     run = _Run(state)
     for stage in stages:
         state.stage = stage
@@ -247,7 +277,7 @@ def evaluate(state: CheckState, stages):
         unlisted = RESTRICTIONS.get(f"reject_unlisted_{stage}")
         if stage in stages and wanted and unlisted is not None:
             state.stage = stage
-            result = yield defer.maybeDeferred(unlisted.fn, state, None)
+            result = yield unlisted.fn(state, None)
             if isinstance(result, Reply):
                 return Verdict(result, tuple(run.warnings))
     if run.defer_if_permit is not None:

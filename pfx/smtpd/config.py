@@ -1,5 +1,7 @@
 """SmtpdConfig: one master.cf row's smtpd settings, read once and frozen (pure)."""
 
+import functools
+
 import attrs
 
 from pfx.errors import ConfigError
@@ -56,11 +58,19 @@ class SmtpdConfig:
 
     def server_config(self, client_addr: str, tls: bool) -> ServerConfig:
         """The machine's config for one client: bare-LF exclusions and TLS availability."""
-        changes = {"tls_available": tls and self.tls_level in ("may", "encrypt"),
-                   "tls_required": tls and self.tls_level == "encrypt"}
-        if self.server.smtpd_forbid_bare_newline != "no" and self.bare_newline_exclusions.match(client_addr):
-            changes["smtpd_forbid_bare_newline"] = "no"
-        return attrs.evolve(self.server, **changes)
+        exempt = (self.server.smtpd_forbid_bare_newline != "no"
+                  and bool(self.bare_newline_exclusions.match(client_addr)))
+        return _server_config(self.server, tls and self.tls_level in ("may", "encrypt"),
+                              tls and self.tls_level == "encrypt", exempt)
+
+
+@functools.lru_cache(maxsize=64)
+def _server_config(server, tls_available, tls_required, bare_newline_exempt) -> ServerConfig:
+    # a few combinations for all connections: not an attrs.evolve per connection
+    changes = {"tls_available": tls_available, "tls_required": tls_required}
+    if bare_newline_exempt:
+        changes["smtpd_forbid_bare_newline"] = "no"
+    return attrs.evolve(server, **changes)
 
 
 _CODES = ("reject_code", "defer_code", "relay_domains_reject_code", "access_map_reject_code",

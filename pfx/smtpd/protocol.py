@@ -10,6 +10,7 @@ service), smtpd_error_sleep_time (through the machine's error_sleep).
 from twisted.internet import defer
 from twisted.internet.interfaces import IHandshakeListener
 from twisted.internet.protocol import Protocol
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from pfx.smtp.errors import RemoteProtocolError
@@ -93,10 +94,20 @@ class SMTPServerProtocol(Protocol):
                     taken.addBoth(self._resume)
                 continue
             self._waiting = True
-            d = defer.maybeDeferred(self._session.handle, event)
-            d.addErrback(self._session.internal_error)
-            d.addCallback(self._answer, event)
-            d.addErrback(self._crash)
+            # maybeDeferred's error handling without its Deferred when the reply is ready
+            try:
+                try:
+                    reply = self._session.handle(event)
+                except BaseException:
+                    reply = self._session.internal_error(Failure())
+                if isinstance(reply, defer.Deferred):
+                    reply.addErrback(self._session.internal_error)
+                    reply.addCallback(self._answer, event)
+                    reply.addErrback(self._crash)
+                else:
+                    self._answer(reply, event)
+            except BaseException:
+                self._crash(Failure())
 
     def _resume(self, _):
         self._waiting = False

@@ -176,7 +176,7 @@ def verified_name(addr: str) -> str:
     Blocking (the system resolver, as Postfix uses): call it through run_blocking.
     """
     try:
-        name = socket.getnameinfo((addr, 0), socket.NI_NAMEREQD)[0]
+        name = socket.getnameinfo((addr, 0), socket.NI_NAMEREQD | socket.NI_NUMERICSERV)[0]
         infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):
         return "unknown"

@@ -54,3 +54,24 @@ def test_dot_stuffing_round_trips(body, enc_sizes, dec_sizes):
     if not expected.endswith(b"\r\n") and expected:
         expected += b"\r\n"
     assert out == expected
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(pieces, splits)
+def test_whole_line_blocks_decode_as_line_by_line(data, sizes):
+    # max_out=1 leaves the block fast path no room: every line goes the slow way.
+    for mode in ("no", "normalize", "reject"):
+        for limit in (3, 16):
+            slow, fast = [], []
+            for out, max_out in ((slow, 1), (fast, 65536)):
+                dec, buf, pos = DotDecoder(mode, limit), bytearray(), 0
+                for n in list(sizes) + [len(data)]:
+                    buf += data[pos:pos + n]
+                    pos += n
+                    while not dec.done:
+                        before = len(buf)
+                        out.append(dec.decode(buf, max_out))
+                        if len(buf) == before:
+                            break
+                out.append((dec.done, dec.bare_lf, dec.prev_crlf, bytes(buf) + data[pos:]))
+            assert b"".join(slow[:-1]) == b"".join(fast[:-1]) and slow[-1] == fast[-1]

@@ -59,3 +59,15 @@ def test_new_mail_is_not_starved_by_a_deferred_backlog():
     assert s.message_count == 10
     assert sorted(m for m in s._messages if m.startswith("I")) == [f"I{i}" for i in range(5)]
     assert feed.take(s.has_room()) is None  # full: nothing more until a message leaves
+
+
+def test_waiting_names_are_what_a_rescan_may_skip():
+    feed = Feed()
+    feed.offer(INCOMING, "A")
+    feed.offer(INCOMING, "B")
+    feed.offer(DEFERRED, "C")
+    feed.take()
+    assert feed.waiting_names(INCOMING) == {"B"}
+    assert feed.waiting_names(DEFERRED) == {"C"}
+    feed.discard("B")
+    assert feed.waiting_names(INCOMING) == set()

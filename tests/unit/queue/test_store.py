@@ -133,6 +133,17 @@ def test_scan_skips_temp_unready_and_foreign_names(store, tmp_path):
     assert sorted(store.scan("incoming", ready_only=False)) == sorted([qid, unready])
 
 
+def test_scan_skips_names_the_caller_already_holds(store):
+    first, second = submit(store), submit(store)
+    assert list(store.scan("incoming", skip=frozenset({str(first)}))) == [second]
+
+
+def test_scanned_ids_equal_constructed_ones(store):
+    qid = submit(store)
+    (found,) = store.scan("incoming")
+    assert found == QueueId(str(qid)) and hash(found) == hash(QueueId(str(qid)))
+
+
 def test_corrupt_file_is_quarantined_with_a_warning(tmp_path):
     warnings = []
     store = QueueStore(tmp_path, warn=warnings.append)

@@ -62,3 +62,21 @@ def test_with_a_sink_mail_lines_bypass_twisteds_log(monkeypatch):
     assert seen_by_twisted == []
     assert [(e["pfx_tag"], e["pfx_text"]) for e in sink] == [("pfx/qmgr[7]", "4QID: removed")]
     assert L.render(sink[0], "pfx/master") == ("pfx/qmgr[7]", "4QID: removed")
+
+
+def test_the_pid_is_the_current_process_s_after_a_fork():
+    import os
+
+    from pfx.runtime.logging import MailLog
+
+    log = MailLog("pfx", "smtpd")
+    assert log.pid == os.getpid()
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (the child)
+        os.write(w, str(MailLog("pfx", "smtpd").pid).encode())
+        os._exit(0)
+    os.close(w)
+    os.waitpid(child, 0)
+    assert int(os.read(r, 100)) == child
+    os.close(r)

@@ -180,3 +180,32 @@ def test_relay_without_parent_matching():
 def test_untrusted_routing_allowed():
     config = make_config(relay_domains="relay.example", allow_untrusted_routing="yes")
     assert authorized_destination(config, "u%x@relay.example")
+
+
+def test_drive_runs_at_once_until_a_deferred_has_to_be_waited_for():
+    from twisted.internet import defer
+
+    from pfx.smtpd.checks import drive
+
+    def steps(wait):
+        a = yield 1
+        try:
+            yield wait
+        except KeyError:
+            a += 10
+        b = yield 2
+        return a + b
+
+    assert drive(steps(None)) == 3  # nothing to wait for: a plain value
+    assert result_of(drive(steps(defer.succeed(None)))) == 3  # a fired Deferred: at once
+    later = defer.Deferred()
+    d = drive(steps(later))
+    assert isinstance(d, defer.Deferred) and not d.called
+    later.errback(KeyError("x"))  # a failure is thrown in where it was yielded
+    assert result_of(d) == 13
+
+    def broken():
+        yield 1
+        raise ValueError("bad")
+    with pytest.raises(ValueError):
+        drive(broken())
