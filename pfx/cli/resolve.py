@@ -41,7 +41,8 @@ def main(argv=None) -> int:
     from pfx.config.load import load
     from pfx.discover import discover, quiet_logging
     from pfx.errors import ConfigError
-    from pfx.qmgr.routing import build_resolve_settings, interface_addresses, route
+    from pfx.config.resolving import make_resolve_settings
+    from pfx.qmgr.routing import route
     from pfx.tables.registry import Registry
 
     quiet_logging()
@@ -50,8 +51,7 @@ def main(argv=None) -> int:
         settings = load(config_dir, installed.registry()).settings
         tables = Registry(installed.tables,
                           warn=lambda text: sys.stderr.write(f"resolve: warning: {text}\n"))
-        resolve_settings = build_resolve_settings(settings, tables,
-                                                  interface_addresses(settings))
+        resolve_settings = make_resolve_settings(settings, tables)
         double_bounce = settings.get_str("double_bounce_sender")
     except (ConfigError, OSError) as e:
         return _fatal(str(e))

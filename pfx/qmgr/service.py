@@ -29,13 +29,13 @@ from twisted.application.service import MultiService
 from twisted.internet import task
 
 from pfx.config import mastercf
+from pfx.config.resolving import make_resolve_settings
 from pfx.errors import ConfigError
 from pfx.interfaces import INotifier, IQueueManager
 from pfx.qmgr.backoff import RetryPolicy
 from pfx.qmgr.manager import QueueManager
 from pfx.qmgr.policy import SchedulerConfig
-from pfx.qmgr.routing import (build_resolve_settings, filter_route, interface_addresses,
-                              resolve_route)
+from pfx.qmgr.routing import filter_route, resolve_route
 from pfx.qmgr.scheduler import Scheduler
 from pfx.queue.store import LAYOUT, QueueStore
 from pfx.tables.registry import Registry
@@ -144,7 +144,7 @@ def make_manager(context, store=None, maxprocs=None) -> QueueManager:
         maxprocs = _maxprocs(context, int(settings.get("default_process_limit")))
     config = SchedulerConfig.from_settings(settings.get, maxprocs)
     tables = context.tables if context.tables is not None else Registry({}, log.warning)
-    resolve_settings = build_resolve_settings(settings, tables, interface_addresses(settings))
+    resolve_settings = make_resolve_settings(settings, tables)
     double_bounce = settings.get_str("double_bounce_sender")
 
     def router(address, sender):
