@@ -9,7 +9,7 @@ import smtplib
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
+from tests.support.dialogue import start_smtpd
 from tests.support.peers.fixtures import make_postfix  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -67,12 +67,7 @@ def test_content_check_replies_and_logs_match_postfix(make_postfix, config_dir, 
     pf = make_postfix("discard", hostname="mx.example.test", main_extra=dict(settings))
     theirs = send_all(pf.port)
 
-    port = free_port()
-    config_dir.write(main_extra="".join(f"{k} = {v}\n" for k, v in settings.items()),
-                     master="cleanup unix n - n - 0 cleanup\n"
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
-    proc = run_twistd(config_dir.path)
-    wait_for_port(port, proc=proc)
+    port = start_smtpd(config_dir, run_twistd, settings)
     ours = send_all(port)
     assert ours == theirs
 

@@ -4,11 +4,10 @@ dialogue on its own connection, the same replies.
 Skipped when Postfix cannot be started (not root, not installed).
 """
 
-import socket
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
+from tests.support.dialogue import converse_items, start_smtpd
 from tests.e2e.test_smtpd_vs_postfix import KNOWN
 from tests.support.peers.fixtures import make_postfix  # noqa: F401
 
@@ -47,45 +46,12 @@ DIALOGUES = [
 ]
 
 
-def converse_items(port, dialogue):
-    """The greeting and one reply per item; "(closed)" once the server has hung up."""
-    replies = []
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-
-        def reply():
-            lines = []
-            while True:
-                try:
-                    line = reader.readline().decode()
-                except OSError:  # reset after the server hung up
-                    line = ""
-                if not line:
-                    return lines or ["(closed)"]
-                lines.append(line.rstrip("\r\n"))
-                if len(lines[-1]) < 4 or lines[-1][3] != "-":
-                    return lines
-        replies.append(reply())
-        for item in dialogue:
-            try:
-                sock.sendall(item.encode() + b"\r\n")
-            except OSError:
-                replies.append(["(closed)"])
-                continue
-            replies.append(reply())
-    return replies
-
 
 def test_limit_replies_match_postfix(make_postfix, config_dir, run_twistd):  # noqa: F811
     pf = make_postfix("discard", hostname="mx.example.test", main_extra=dict(SETTINGS))
     theirs = [converse_items(pf.port, d) for d in DIALOGUES]
 
-    port = free_port()
-    config_dir.write(main_extra="".join(f"{k} = {v}\n" for k, v in SETTINGS.items()),
-                     master="cleanup unix n - n - 0 cleanup\n"
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
-    proc = run_twistd(config_dir.path)
-    wait_for_port(port, proc=proc)
+    port = start_smtpd(config_dir, run_twistd, SETTINGS)
     ours = [converse_items(port, d) for d in DIALOGUES]
     differ = [(cmd, o, t) for d, os_, ts in zip(DIALOGUES, ours, theirs)
               for cmd, o, t in zip(["(greeting)", *d], os_, ts)

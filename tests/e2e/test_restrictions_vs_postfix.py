@@ -10,8 +10,8 @@ Skipped when Postfix cannot be started (not root, not installed).
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
-from tests.e2e.test_smtpd_vs_postfix import converse_items, smtpd_lines
+from tests.support.dialogue import converse_items, start_smtpd
+from tests.e2e.test_smtpd_vs_postfix import smtpd_lines
 from tests.support.peers.fixtures import make_postfix  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -79,12 +79,7 @@ def test_restriction_replies_match_postfix(make_postfix, config_dir, run_twistd)
     pf = make_postfix("discard", hostname="mx.example.test", main_extra=dict(SETTINGS))
     theirs = converse_items(pf.port, DIALOGUE)
 
-    port = free_port()
-    config_dir.write(main_extra="".join(f"{k} = {v}\n" for k, v in SETTINGS.items()),
-                     master="cleanup unix n - n - 0 cleanup\n"
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
-    proc = run_twistd(config_dir.path)
-    wait_for_port(port, proc=proc)
+    port = start_smtpd(config_dir, run_twistd, SETTINGS)
     ours = converse_items(port, DIALOGUE)
     assert len(ours) == len(theirs)
     differ = [(cmd, o, t) for cmd, o, t in zip(["(greeting)", *DIALOGUE], ours, theirs) if o != t]

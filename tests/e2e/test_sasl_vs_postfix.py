@@ -10,8 +10,7 @@ import re
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
-from tests.e2e.test_limits_vs_postfix import converse_items
+from tests.support.dialogue import converse_items, start_smtpd
 from tests.support.peers.fixtures import dovecot, make_postfix  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -49,12 +48,7 @@ def test_auth_replies_match_postfix(dovecot, make_postfix, config_dir, run_twist
     pf = make_postfix("discard", hostname="mx.example.test", main_extra=dict(values))
     theirs = [converse_items(pf.port, d) for d in DIALOGUES]
 
-    port = free_port()
-    config_dir.write(main_extra="".join(f"{k} = {v}\n" for k, v in values.items()),
-                     master="cleanup unix n - n - 0 cleanup\n"
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
-    proc = run_twistd(config_dir.path)
-    wait_for_port(port, proc=proc)
+    port = start_smtpd(config_dir, run_twistd, values)
     ours = [converse_items(port, d) for d in DIALOGUES]
     queued = re.compile(r"queued as \w+")
     ours, theirs = ([[[queued.sub("queued as QID", line) for line in r] for r in x] for x in side]

@@ -10,11 +10,10 @@ BDAT LAST); pfx answers each such BDAT on its own.
 """
 
 import re
-import socket
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
+from tests.support.dialogue import converse_items, start_smtpd
 from tests.support.peers.fixtures import make_postfix  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -80,36 +79,12 @@ def converse(port):
     return re.sub(r"queued as [0-9A-Za-z]+", "queued as QID", text).split("\n")
 
 
-def converse_items(port, dialogue):
-    """The greeting and one reply (a list of lines) per item of ``dialogue``."""
-    replies = []
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        reader = sock.makefile("rb")
-
-        def reply():
-            lines = []
-            while True:
-                line = reader.readline().decode().rstrip("\r\n")
-                lines.append(line)
-                if len(line) < 4 or line[3] != "-":
-                    return lines
-        replies.append(reply())
-        for item in dialogue:
-            sock.sendall(item if isinstance(item, bytes) else item.encode() + b"\r\n")
-            replies.append(reply())
-    return replies
-
 
 def test_replies_match_postfix(make_postfix, config_dir, run_twistd):  # noqa: F811
     pf = make_postfix("discard", hostname="mx.example.test", main_extra=dict(SETTINGS))
     theirs = converse(pf.port)
 
-    port = free_port()
-    config_dir.write(main_extra="".join(f"{k} = {v}\n" for k, v in SETTINGS.items()),
-                     master="cleanup unix n - n - 0 cleanup\n"
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
-    proc = run_twistd(config_dir.path)
-    wait_for_port(port, proc=proc)
+    port = start_smtpd(config_dir, run_twistd, SETTINGS)
     ours = converse(port)
     assert len(ours) == len(theirs)
     differ = [(o, t) for o, t in zip(ours, theirs) if o != t and (o, t) not in KNOWN]
