@@ -13,7 +13,7 @@ from pfx.errors import SubmitRejected
 from pfx.queue.qid import QueueId
 from pfx.tables.registry import Registry
 from pfx.tables.types import builtin_types
-from tests.unit.cleanup.cleanup_fakes import make_submitter, result_of
+from tests.unit.cleanup.cleanup_fakes import RecordingLog, make_submitter, result_of
 
 SMTP = Client(name="client.example", addr="192.0.2.1", helo="helo.example",
               protocol="ESMTP")
@@ -59,17 +59,6 @@ def test_reject_reply_texts_as_header_checks_5_says():
     assert str(reject_reply("2.1.0 fine")) == "451 4.1.0 fine"
 
 
-class _Log:
-    def __init__(self):
-        self.lines = []
-
-    def info(self, text):
-        self.lines.append(text)
-
-    def warning(self, text):
-        self.lines.append("warning: " + text)
-
-
 class _Table:
     def __init__(self, rules):
         self.rules = rules
@@ -79,7 +68,7 @@ class _Table:
 
 
 def _checks(kind, rules):
-    log = _Log()
+    log = RecordingLog()
     tables = {"header": "header_checks", "mime": "mime_header_checks", "body": "body_checks"}
     return ContentChecks(**{tables[kind]: _Table(rules)}, log=log, queue_id="QID",
                          context=" from c[192.0.2.1];"), log
@@ -461,7 +450,7 @@ def test_table_problem_names_the_map():
         def lookup(self, key):
             raise TableRetry("down")
 
-    log = _Log()
+    log = RecordingLog()
     c = ContentChecks(body_checks=Failing(), log=log, queue_id="QID")
     c.check_body("x")
     assert str(c.reject) == "451 4.3.0 Error: queue file write error"
