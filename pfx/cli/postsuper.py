@@ -13,7 +13,8 @@ original recipient and DSN settings. Unlike Postfix, which renames the file, pfx
 converts it (pfx.queue.requeue: pfx's maildrop files carry no crossed-off recipients)
 and writes and fsyncs the maildrop file before it removes the original: a crash in
 between means the message is delivered twice, never lost. A corrupt queue file is
-reported and moved to corrupt/. pickup is woken if pfx runs; otherwise the message
+reported and moved to corrupt/; a message with a bounce or success notice still to be
+sent is reported and left (requeueing would orphan that notice). pickup is woken if pfx runs; otherwise the message
 waits in maildrop/ for the next start.
 """
 

@@ -16,6 +16,11 @@ converted instead of renamed:
   (its recipients were extracted the first time);
 - added: ``orig_id``, the old queue ID, which pickup logs as Postfix's does.
 
+The old defer log goes with the original. A message whose bounce or trace log still
+exists (a notice qmgr has yet to send) is left alone with a warning: the new queue ID
+would orphan that log and the notice would never go. That is a deliberate difference
+from Postfix, for a state that only a crash or a running delivery pass leaves behind.
+
 Crash safety: the maildrop file is written under a temporary name, fsync'd, linked to
 its name and the directory fsync'd (QueueFileWriter.commit) before the original is
 unlinked and its directory fsync'd. A crash before the commit leaves the original and a
@@ -32,13 +37,12 @@ import attrs
 from pfx.envelope import Envelope
 from pfx.errors import QueueFileCorrupt
 from pfx.queue.qfile import fsync_dir, is_ready
-from pfx.queue.records import CLIENT_ATTRS, REQUEUE
+from pfx.queue.records import REQUEUE
 
-# Named attributes a requeued message does not take along (Postfix's pickup discards
-# REC_TYPE_FILT and REC_TYPE_RDR after postsuper -r). Client facts travel in the
-# envelope; nothing else is kept.
-KEPT_ATTRIBUTES = frozenset()
-LOGS = ("bounce", "defer", "trace")
+# The logs of notices still to be sent: qmgr removes them once the notice is out, so one
+# that exists means recipients were crossed off but their bounce (or DSN SUCCESS) notice
+# has not gone yet (a crash, or qmgr is at it now). Requeueing would lose that notice.
+PENDING_NOTICE_LOGS = ("bounce", "trace")
 
 
 class NotRequeued(Exception):
@@ -54,9 +58,9 @@ def requeue_envelope(info) -> Envelope:
 
 
 def requeue_attributes(info) -> list:
-    """orig_id first, then whatever else is kept (nothing, today)."""
-    kept = [(n, v) for n, v in info.attributes if n in KEPT_ATTRIBUTES and n not in CLIENT_ATTRS]
-    return [("orig_id", str(info.queue_id))] + kept
+    """Only orig_id: content_filter and redirect are dropped (Postfix's pickup discards
+    REC_TYPE_FILT and REC_TYPE_RDR after postsuper -r); client facts go in the envelope."""
+    return [("orig_id", str(info.queue_id))]
 
 
 def copy_to_maildrop(store, reader, owner=None):
@@ -101,6 +105,10 @@ def requeue(store, queue, qid):
         return None
     if queue == "incoming" and not is_ready(st.st_mode):
         return None  # cleanup is still writing it
+    for log in PENDING_NOTICE_LOGS:
+        if os.path.lexists(store.path(log, qid)):
+            raise NotRequeued(f"{qid}: a delivery status notice is still to be sent; left in "
+                              f"queue {queue} (qmgr sends it at the next delivery attempt)")
     try:
         reader = store.open(queue, qid)
     except FileNotFoundError:
@@ -124,8 +132,7 @@ def requeue(store, queue, qid):
         # dealt with, so the copy would only deliver them twice.
         _unlink(store.path("maildrop", new))
         return None
-    for log in LOGS:  # they describe the old queue ID's attempts (as postsuper -d does)
-        _unlink(store.path(log, qid))
+    _unlink(store.path("defer", qid))  # the old queue ID's attempts
     return new
 
 

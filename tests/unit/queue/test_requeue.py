@@ -54,13 +54,12 @@ def test_only_pending_recipients_with_their_dsn_and_original_recipient(store):
                  attributes=[("content_filter", "scan:[127.0.0.1]:10025"),
                              ("redirect", "elsewhere@example.com")],
                  flags=FLAG_EXTRACT)
-    for log in ("defer", "bounce", "trace"):
-        os.makedirs(os.path.dirname(store.path(log, qid)), exist_ok=True)
-        open(store.path(log, qid), "w").close()
+    os.makedirs(os.path.dirname(store.path("defer", qid)), exist_ok=True)
+    open(store.path("defer", qid), "w").close()
     new = requeue(store, "deferred", qid)
     assert new is not None and new != qid
     assert store.find(qid) is None  # the original is gone ...
-    assert not any(os.path.exists(store.path(log, qid)) for log in ("defer", "bounce", "trace"))
+    assert not os.path.exists(store.path("defer", qid))
     assert maildrop_files(store) == [str(new)]  # ... into maildrop/, under a new name
     with QueueFileReader(store.path("maildrop", new), policy=REQUEUE) as reader:
         info = reader.info
@@ -180,3 +179,13 @@ def test_crash_before_the_original_is_removed_duplicates_never_loses(store, monk
     [copy] = maildrop_files(store)
     assert store.find(qid) == "deferred"  # both: delivered twice at worst
     assert QueueId(copy) != qid
+
+
+@pytest.mark.parametrize("log", ["bounce", "trace"])
+def test_a_notice_still_to_send_keeps_the_message(store, log):
+    qid = queued(store, [Recipient("b@example.com")])
+    open(store.path(log, qid), "w").close()
+    with pytest.raises(NotRequeued, match="notice is still to be sent; left in queue deferred"):
+        requeue(store, "deferred", qid)
+    assert store.find(qid) == "deferred" and maildrop_files(store) == []
+    assert os.path.exists(store.path(log, qid))
