@@ -24,7 +24,7 @@ root owns may instead follow the REQUEUE policy, which adds the client facts and
 orig_id (required) of the message it came from; Postfix trusts $mail_owner's files the
 same way (whoever can write as that user can write the queue anyway). Such a message
 keeps its client facts (cleanup rewrites it in the context it was received in) and
-arrival time, is logged with ``orig_id=OLDID``, and gets the Received: header and
+arrival time, gets a fresh queue lifetime (cleanup's create_time), is logged with ``orig_id=OLDID``, and gets the Received: header and
 $content_filter like any other.
 Reads myhostname and mail_name.
 """
@@ -211,6 +211,8 @@ class Pickup:
         # context it was received in (postsuper(1)); a submission is local.
         envelope = info.envelope if orig_id else attrs.evolve(info.envelope, client=LOCAL_CLIENT)
         extra = {"content_filter": self.content_filter} if self.content_filter else {}
+        if orig_id:
+            extra["requeued"] = True  # the queue lifetime starts again, as in Postfix
         writer = submitter.open_message(envelope, full_name=full_name, **extra)
         self.log.info(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>"
                       + (f" orig_id={orig_id}" if orig_id else ""))

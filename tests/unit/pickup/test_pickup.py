@@ -214,6 +214,9 @@ def test_a_requeued_message_is_rewritten_again_and_keeps_what_postfix_keeps(tmp_
         "alice@example.org", client, "E1", "HDRS", 1000.0)
     assert ("content_filter", "scan:[127.0.0.1]:10025") in info.attributes
     assert ("content_filter", "old:filter") not in info.attributes
+    # a new queue lifetime, as Postfix's REC_TYPE_CTIME; the arrival stays for delays
+    assert ("create_time", repr(sub.runtime.clock.seconds())) in info.attributes
+    assert info.create_time == sub.runtime.clock.seconds() and info.arrival == 1000.0
     assert content.startswith(f"Received: by mx.example.test (pfx, from userid {os.getuid()})"
                               .encode())
     assert content.endswith(b"Subject: again\n\nbody\n")

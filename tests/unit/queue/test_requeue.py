@@ -189,3 +189,14 @@ def test_a_notice_still_to_send_keeps_the_message(store, log):
         requeue(store, "deferred", qid)
     assert store.find(qid) == "deferred" and maildrop_files(store) == []
     assert os.path.exists(store.path(log, qid))
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, ARRIVAL), (repr(ARRIVAL + 5.5), ARRIVAL + 5.5), ("nan", ARRIVAL), ("inf", ARRIVAL),
+    ("soon", ARRIVAL), (repr(ARRIVAL - 1), ARRIVAL)])
+def test_create_time_is_where_the_lifetime_starts(value, expected):
+    from pfx.queue.stream import decode, encode
+    env = Envelope("a@example.org", [Recipient("b@example.com")], arrival=ARRIVAL)
+    attributes = [] if value is None else [("create_time", value)]
+    info, _ = decode(encode(env, b"Subject: x\n\n", attributes=attributes))
+    assert info.create_time == expected and info.arrival == ARRIVAL
