@@ -14,7 +14,9 @@ converted instead of renamed:
 - dropped: recipients already crossed off (never delivered twice), content_filter and
   redirect (pickup's $content_filter applies, as for a new local submission), sendmail -t
   (its recipients were extracted the first time);
-- added: ``orig_id``, the old queue ID, which pickup logs as Postfix's does.
+- added: ``orig_id``, the old queue ID, which pickup logs as Postfix's does. pickup
+  then has cleanup record ``create_time``: the queue lifetime and the backoff start
+  again, as with Postfix's REC_TYPE_CTIME, while delays and notices keep the arrival.
 
 The old defer log goes with the original. A message whose bounce or trace log still
 exists (a notice qmgr has yet to send) is left alone with a warning: the new queue ID

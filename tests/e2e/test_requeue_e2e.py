@@ -1,5 +1,6 @@
-"""postsuper -r with pfx running and stopped: a deferred message goes through pickup and
-cleanup again, so a virtual_alias_maps entry added since takes effect; new queue ID."""
+"""postsuper -r with pfx running and stopped: a deferred (or held) message goes through
+pickup and cleanup again, so a virtual_alias_maps entry added since takes effect; it gets
+a new queue ID."""
 
 import os
 import re
@@ -94,11 +95,17 @@ def test_requeue_applies_a_new_virtual_alias(config_dir, run_twistd, tmp_path):
     wait_until(lambda: spool(config_dir, "deferred") == [second])
     assert spool(config_dir, "maildrop") == []
 
-    # pfx stopped: the requeued message waits in maildrop/ for the next start
+    # pfx stopped, the message on hold: requeued (IDs on stdin), it waits in maildrop/
     stop(proc)
+    done = pfx(config_dir, "postsuper", "-c", str(config_dir.path), "-h", second)
+    assert done.returncode == 0 and spool(config_dir, "hold") == [second]
     done = pfx(config_dir, "postsuper", "-c", str(config_dir.path), "-r", "ALL", "deferred")
-    assert (done.returncode, done.stderr.decode()) == (0, "postsuper: Requeued: 1 message\n")
-    assert spool(config_dir, "deferred") == [] and len(spool(config_dir, "maildrop")) == 1
+    assert (done.returncode, done.stderr.decode()) == (0, "postsuper: Requeued: 0 messages\n")
+    done = pfx(config_dir, "postsuper", "-c", str(config_dir.path), "-r", "-",
+               stdin=f"{second}!\n".encode())
+    assert (done.returncode, done.stderr.decode()) == (
+        0, f"postsuper: {second}: requeued\npostsuper: Requeued: 1 message\n")
+    assert spool(config_dir, "hold") == [] and len(spool(config_dir, "maildrop")) == 1
     run_twistd(config_dir.path)
     config_dir.wait_for_log("to=<new2@ok.test>")
     assert re.search(r"\w+: to=<new2@ok.test>, orig_to=<old2@defer.test>, relay=none, .*"
