@@ -93,8 +93,9 @@ class IMailSubmitter(Interface):
 
     def open_message(envelope):
         """pfx.envelope.Envelope -> IMessageWriter. cleanup's also takes the keywords
-        ``full_name`` (sendmail -F) and ``content_filter`` (the submitter's
-        $content_filter); submitters pass them only when not empty."""
+        ``full_name`` (sendmail -F), ``content_filter`` (the submitter's
+        $content_filter) and ``requeued`` (pickup, for postsuper -r); submitters pass
+        them only when not empty."""
 
 
 class IMessageWriter(Interface):

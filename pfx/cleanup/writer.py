@@ -84,11 +84,15 @@ class Submitter:
         self.log = log
         self.kick = kick  # called after each commit (qmgr's "I" trigger), or None
 
-    def open_message(self, envelope, *, full_name: str = "", content_filter: str = ""):
+    def open_message(self, envelope, *, full_name: str = "", content_filter: str = "",
+                     requeued: bool = False):
         """Envelope -> a MessageWriter. ``full_name`` (sendmail -F) is used only for a
         From: header cleanup adds. ``content_filter`` (the submitter's
         $content_filter, ``transport:destination``) is recorded for qmgr as the
-        envelope attribute ``content_filter``; a FILTER action overrides it. Missing Date:, Message-Id: and From: are added for a
+        envelope attribute ``content_filter``; a FILTER action overrides it.
+        ``requeued`` (pickup, for postsuper -r) records the time now as the attribute
+        ``create_time``: the queue lifetime starts again, while the arrival time, for
+        delays and notices, stays (Postfix's REC_TYPE_CTIME). Missing Date:, Message-Id: and From: are added for a
         local submission: client protocol ``local`` (pickup) or a client that
         local_header_rewrite_clients permits (always_add_missing_headers: for all)."""
         cfg = self.config
@@ -102,6 +106,8 @@ class Submitter:
             return RefusedWriter(exc.reply)
         try:
             attributes = (("content_filter", content_filter),) if content_filter else ()
+            if requeued:
+                attributes += (("create_time", repr(self.runtime.clock.seconds())),)
             qfile = self.store.new_file(envelope, "incoming", attributes=attributes)
         except OSError as exc:
             self.log.warning(f"NOQUEUE: create file in incoming: {exc.strerror}")

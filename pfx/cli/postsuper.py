@@ -1,17 +1,21 @@
 """pfx postsuper: delete, hold, release and requeue messages; check and clean the queue.
 
-As postsuper(1), and safe with pfx running: every operation is a rename() or unlink() of
-a whole queue file, never a rewrite, so a file qmgr holds open stays intact and a
-message is always in exactly one queue. qmgr must expect a file it holds in active/ to
+As postsuper(1), and safe with pfx running: every operation but -r is a rename() or
+unlink() of a whole queue file, never a rewrite, so a file qmgr holds open stays intact
+and a message is always in exactly one queue (-r: see below). qmgr must expect a file it holds in active/ to
 vanish (held or deleted here), as Postfix's does.
 
-Requeue (-r) differs from Postfix's: Postfix moves the file to maildrop/ so that pickup
-and cleanup rewrite it into a new queue file. pfx's maildrop/ accepts only what a local
-user may submit (no client facts, no crossed-off recipients), and cleanup does not yet
-rewrite existing queue files, so pfx moves the message to incoming/ instead, due now:
-qmgr treats it as new (fresh routing, no backoff) and recipients already delivered stay
-crossed off. It keeps its queue ID. When cleanup can re-process queue files, -r should
-go through it so that address rewriting is applied again.
+Requeue (-r), as Postfix's: the message goes to maildrop/, from where pickup and cleanup
+copy it into a new queue file with a new queue ID, so canonical and virtual alias
+mapping (and the rest of cleanup's work) are done again, in the local or remote context
+it was received in; recipients already delivered stay delivered, the others keep their
+original recipient and DSN settings. Unlike Postfix, which renames the file, pfx
+converts it (pfx.queue.requeue: pfx's maildrop files carry no crossed-off recipients)
+and writes and fsyncs the maildrop file before it removes the original: a crash in
+between means the message is delivered twice, never lost. A corrupt queue file is
+reported and moved to corrupt/; a message with a bounce or success notice still to be
+sent is reported and left (requeueing would orphan that notice). pickup is woken if pfx runs; otherwise the message
+waits in maildrop/ for the next start.
 """
 
 import getopt
@@ -22,6 +26,7 @@ import time
 from pfx.cli.qtool import Fatal, Tool, config_dir, open_store
 from pfx.cli.trigger import send_trigger
 from pfx.queue.qid import QueueId
+from pfx.queue.requeue import NotRequeued, requeue
 
 USAGE = ("usage: postsuper [-c config_dir] [-d queue_id (delete)] [-h queue_id (hold)] "
          "[-H queue_id (un-hold)] [-p (purge temporary files)] [-r queue_id (requeue)] "
@@ -95,9 +100,14 @@ class Superintendent:
         return self._move(queue, qid, "deferred")
 
     def requeue(self, queue, qid) -> bool:
-        if queue == "incoming":
-            return os.path.lexists(self.store.path(queue, qid))  # already where -r puts it
-        return self._move(queue, qid, "incoming")
+        try:
+            new = requeue(self.store, queue, qid)
+        except NotRequeued as exc:
+            self.tool.warn(str(exc))
+            return False
+        if new is not None:
+            self.tool.info(f"{qid}: requeued as maildrop/{new}")
+        return new is not None
 
     def apply(self, op, named) -> None:
         action = {"-d": self.delete, "-h": self.hold, "-H": self.release, "-r": self.requeue}[op.option]
@@ -195,10 +205,11 @@ def _main(tool, argv) -> int:
             boss.apply(ops[option], named)
     for op in requested:
         op.report(tool)
-    # Wake qmgr for what it should look at now; no pfx running is fine (False).
-    request = b"I" * bool(ops["-r"].count) + b"D" * bool(ops["-H"].count)
-    if request:
-        send_trigger(store.root, "qmgr", request)
+    # Wake pickup and qmgr for what they should look at now; no pfx running is fine (False).
+    if ops["-r"].count:
+        send_trigger(store.root, "pickup", b"W")
+    if ops["-H"].count:
+        send_trigger(store.root, "qmgr", b"D")
     return 0
 
 

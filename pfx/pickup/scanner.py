@@ -11,12 +11,21 @@ Security: maildrop files are written by local users and are untrusted. The reade
 enforces the MAILDROP record policy (no client facts, no crossed-off recipients, only
 the full_name attribute); symbolic links and files with more than one link are refused;
 the uid in the Received: header and the log is the file's owner, never a value from
-inside the file. A malformed file is logged and removed (Postfix does the same); it
-never stops pickup. A message cleanup refuses (5xx: too many hops, header_checks
+inside the file. A malformed file is logged and removed (Postfix does the same), or,
+if pickup's own user or root owns it (it may be a requeued message), moved to
+corrupt/; it never stops pickup. A message cleanup refuses (5xx: too many hops, header_checks
 REJECT, ...) is returned to its sender through the bounce service, as Postfix's
 cleanup does for pickup (CLEANUP_FLAG_BOUNCE); the notice shows the envelope as
 submitted, since cleanup's rewriting of a refused message is not kept. Unlike
 Postfix, an oversized message is bounced too (Postfix leaves it in maildrop/).
+
+Requeued mail (postsuper -r, pfx.queue.requeue): only a file that pickup's own user or
+root owns may instead follow the REQUEUE policy, which adds the client facts and the
+orig_id (required) of the message it came from; Postfix trusts $mail_owner's files the
+same way (whoever can write as that user can write the queue anyway). Such a message
+keeps its client facts (cleanup rewrites it in the context it was received in) and
+arrival time, gets a fresh queue lifetime (cleanup's create_time), is logged with ``orig_id=OLDID``, and gets the Received: header and
+$content_filter like any other.
 Reads myhostname and mail_name.
 """
 
@@ -33,7 +42,7 @@ from pfx.dsn import Dsn
 from pfx.envelope import Client, DeliveryRequest, RecipientStatus
 from pfx.errors import QueueFileCorrupt, SubmitRejected
 from pfx.interfaces import IMailSubmitter, INotifier
-from pfx.queue.records import MAILDROP
+from pfx.queue.records import MAILDROP, REQUEUE
 from pfx.queue.qfile import QueueFileReader
 
 BATCH = 100  # directory entries read per thread-pool call
@@ -41,7 +50,12 @@ LOCAL_CLIENT = Client(name="localhost", addr="127.0.0.1", protocol="local")
 
 
 class Malformed(Exception):
-    """A maildrop file pickup refuses (the text says why)."""
+    """A maildrop file pickup refuses (the text says why); ``keep``: a file the mail
+    system wrote (postsuper -r) goes to corrupt/ instead of being removed."""
+
+    def __init__(self, text, keep=False):
+        super().__init__(text)
+        self.keep = keep
 
 
 def mail_date(when: float) -> str:
@@ -50,6 +64,12 @@ def mail_date(when: float) -> str:
     sign = "-" if t.tm_gmtoff < 0 else "+"
     hh, mm = divmod(abs(t.tm_gmtoff) // 60, 60)
     return time.strftime("%a, %e %b %Y %H:%M:%S ", t) + f"{sign}{hh:02d}{mm:02d} ({t.tm_zone})"
+
+
+def trusted_owner(uid: int) -> bool:
+    """A file the mail system wrote itself (postsuper -r): owned by pickup's own user,
+    or by root. Postfix's MAIL_IS_REQUEUED asks for $mail_owner."""
+    return uid in (os.geteuid(), 0)
 
 
 def open_maildrop_file(path):
@@ -62,8 +82,23 @@ def open_maildrop_file(path):
     try:
         reader = QueueFileReader(path, policy=MAILDROP)
     except QueueFileCorrupt as exc:
-        raise Malformed(str(exc)) from None
+        trusted = trusted_owner(st.st_uid)
+        reader = _requeued(path) if trusted else None
+        if reader is None:
+            raise Malformed(str(exc), keep=trusted) from None
     return reader, st
+
+
+def _requeued(path):
+    """A reader for a file postsuper -r wrote (REQUEUE policy, names its orig_id), or None."""
+    try:
+        reader = QueueFileReader(path, policy=REQUEUE)
+    except QueueFileCorrupt:
+        return None
+    if "orig_id" not in dict(reader.info.attributes):
+        reader.close()
+        return None
+    return reader
 
 
 class Pickup:
@@ -146,7 +181,7 @@ class Pickup:
         try:
             reader, st = yield run(open_maildrop_file, path)
         except Malformed as exc:
-            yield self._remove_malformed(where, path, None, exc)
+            yield self._remove_malformed(where, path, None, exc, qid)
             return
         except FileNotFoundError:
             return  # taken away meanwhile (postsuper -d)
@@ -157,7 +192,8 @@ class Pickup:
             outcome = yield self._submit(submitter, reader, st)
         except Malformed as exc:
             outcome = None
-            yield self._remove_malformed(where, path, st.st_uid, exc)
+            exc.keep = exc.keep or "orig_id" in dict(reader.info.attributes)
+            yield self._remove_malformed(where, path, st.st_uid, exc, qid)
         finally:
             yield run(reader.close)
         if outcome == "queued" or outcome == "rejected":
@@ -168,11 +204,18 @@ class Pickup:
         """-> "queued", "rejected" (5xx: removed) or "later" (4xx: left for the next pass)."""
         run = self.runtime.run_blocking
         info = reader.info
-        full_name = dict(info.attributes).get("full_name", "")
-        envelope = attrs.evolve(info.envelope, client=LOCAL_CLIENT)
+        attributes = dict(info.attributes)
+        full_name = attributes.get("full_name", "")
+        orig_id = attributes.get("orig_id")  # only in a trusted file: postsuper -r
+        # A requeued message keeps its client facts, so that cleanup rewrites it in the
+        # context it was received in (postsuper(1)); a submission is local.
+        envelope = info.envelope if orig_id else attrs.evolve(info.envelope, client=LOCAL_CLIENT)
         extra = {"content_filter": self.content_filter} if self.content_filter else {}
+        if orig_id:
+            extra["requeued"] = True  # the queue lifetime starts again, as in Postfix
         writer = submitter.open_message(envelope, full_name=full_name, **extra)
-        self.log.info(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>")
+        self.log.info(f"{writer.queue_id}: uid={st.st_uid} from=<{info.sender}>"
+                      + (f" orig_id={orig_id}" if orig_id else ""))
         # Postfix's pickup prepends this; the uid says who without naming the login.
         writer.write((f"Received: by {self.myhostname} ({self.mail_name}, from userid "
                       f"{st.st_uid})\n\tid {writer.queue_id}; {mail_date(st.st_mtime)}\n").encode())
@@ -238,9 +281,18 @@ class Pickup:
         return True
 
     @defer.inlineCallbacks
-    def _remove_malformed(self, where, path, uid, exc):
+    def _remove_malformed(self, where, path, uid, exc, qid):
         who = "" if uid is None else f" uid={uid}:"
-        self.log.warning(f"{where}:{who} malformed file removed: {exc}")
+        if exc.keep:  # perhaps a requeued message: never lose it
+            self.log.warning(f"{where}:{who} malformed file: {exc}")
+            try:
+                yield self.runtime.run_blocking(self.store.quarantine, "maildrop", qid)
+                return
+            except OSError as err:
+                self.log.warning(f"{where}: cannot move to corrupt/: {err}; left in place")
+                return
+        else:
+            self.log.warning(f"{where}:{who} malformed file removed: {exc}")
         yield self.runtime.run_blocking(_unlink_quiet, path)
 
 

@@ -113,10 +113,11 @@ class ActiveMessage:
         """After the last outcome: remove, return to sender, or try again later."""
         if self.deferred == 0:
             return Fate(REMOVE)
-        if backoff.is_expired(self.info.arrival, now, self.sender, policy):
+        start = self.info.create_time  # the arrival, unless requeued (postsuper -r)
+        if backoff.is_expired(start, now, self.sender, policy):
             return Fate(EXPIRE)
-        return Fate(DEFER, backoff.next_attempt(self.info.arrival, now, policy),
-                    warn=delay_warning_due(self.info.arrival, self.origin, self.previous,
+        return Fate(DEFER, backoff.next_attempt(start, now, policy),
+                    warn=delay_warning_due(start, self.origin, self.previous,
                                            now, policy))
 
 

@@ -1,6 +1,7 @@
 """When deferred mail is tried again, when it expires, and when the sender is warned (pure)."""
 
-# ``arrival`` is the message's creation time (qmgr's create_time). After an attempt that
+# ``arrival`` is the message's creation time (qmgr's create_time: QueueFileInfo.create_time,
+# the arrival time unless postsuper -r queued it again). After an attempt that
 # left recipients to retry, qmgr_active_done_2 checks expiry first, then the delay
 # warning, then defers the file to next_attempt(); the caller keeps that order.
 

@@ -190,7 +190,7 @@ class QueueManager:
         msg = ActiveMessage(qid, queue, info, now, flush)
         msg.bounce_log = bounce_log  # a bounce notice a crash kept from going out
         if mtime is not None:
-            msg.previous = previous_attempt(info.arrival, mtime, self.retry)
+            msg.previous = previous_attempt(info.create_time, mtime, self.retry)
         self.messages[qid] = msg
         self.log.info(logline.active_line(qid, info.sender, info.content_size,
                                           info.sizes.nrcpt))

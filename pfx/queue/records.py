@@ -118,6 +118,12 @@ QUEUE = Policy("queue", frozenset(_ONCE - {R.VERSION} | {R.RCPT, R.ATTR}),
 # crossed-off recipients; pickup and cleanup fill in the rest.
 MAILDROP = Policy("maildrop", QUEUE.envelope, QUEUE.extracted,
                   frozenset({"full_name"}), ALL_FLAGS, False)
+# A message postsuper -r put back into maildrop/ (pfx.queue.requeue): written by the mail
+# system itself, so it may keep the client facts and name the queue ID it came from
+# (orig_id), but, like any maildrop file, carries only recipients still to deliver.
+# pickup reads a file with this policy only when the queue's own user (or root) owns it.
+REQUEUE = Policy("requeue", QUEUE.envelope, QUEUE.extracted,
+                 frozenset(CLIENT_ATTRS) | {"full_name", "orig_id"}, FLAG_SMTPUTF8, False)
 
 
 def corrupt(why: str) -> QueueFileCorrupt:

@@ -15,7 +15,7 @@ import time
 
 from pfx.queue.qfile import QueueFileReader, QueueFileWriter, fsync_dir, is_ready, is_temp_name
 from pfx.queue.qid import QueueId
-from pfx.queue.records import MAILDROP, QUEUE
+from pfx.queue.records import MAILDROP, QUEUE, REQUEUE
 
 # Directory -> mode. maildrop and public are group-accessible for the postdrop group.
 LAYOUT = {
@@ -153,8 +153,10 @@ class QueueStore:
         return QueueFileWriter(self.queue_dir(queue), envelope, **kwargs)
 
     def open(self, queue: str, qid: QueueId) -> QueueFileReader:
-        """A reader; QueueFileCorrupt if the file is bad, FileNotFoundError if it is gone."""
-        policy = MAILDROP if queue == "maildrop" else QUEUE
+        """A reader; QueueFileCorrupt if the file is bad, FileNotFoundError if it is gone.
+        A maildrop file is read as the requeue policy allows (a superset of a user's),
+        for the tools that show it; pickup applies its own, by owner."""
+        policy = REQUEUE if queue == "maildrop" else QUEUE
         return QueueFileReader(self.path(queue, qid), policy=policy, queue_id=qid)
 
     def read_info(self, queue: str, qid: QueueId):

@@ -6,6 +6,7 @@ envelope fields make an Envelope, and the content adds up. The qfile reader and 
 use these pieces on disk; encode() and decode() do the same in memory.
 """
 
+import math
 import struct
 
 import attrs
@@ -44,6 +45,21 @@ class QueueFileInfo:
     @property
     def arrival(self) -> float:
         return self.envelope.arrival
+
+    @property
+    def create_time(self) -> float:
+        """Where the queue lifetime and the backoff start: when postsuper -r queued the
+        message again (the ``create_time`` attribute cleanup records then, Postfix's
+        REC_TYPE_CTIME), otherwise its arrival. A bad value counts as absent."""
+        for name, value in self.attributes:
+            if name == "create_time":
+                try:
+                    when = float(value)
+                except ValueError:
+                    break
+                if math.isfinite(when) and when >= self.arrival:
+                    return when
+        return self.arrival
 
     @property
     def recipients(self) -> tuple:

@@ -68,7 +68,17 @@ def q(tmp_path, monkeypatch):
 @pytest.fixture
 def qmgr_socket(q):
     """A listening public/qmgr: read() returns what the tool sent (b"" if nothing)."""
-    path = os.path.join(q.store.root, "public", "qmgr")
+    yield from _listening(q, "qmgr")
+
+
+@pytest.fixture
+def pickup_socket(q):
+    """A listening public/pickup, as qmgr_socket."""
+    yield from _listening(q, "pickup")
+
+
+def _listening(q, service):
+    path = os.path.join(q.store.root, "public", service)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(8)

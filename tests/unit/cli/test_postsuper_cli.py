@@ -87,20 +87,54 @@ def test_ids_from_stdin_with_mailq_decorations(q, capsys, monkeypatch):
     assert (q.where(a), q.where(b), q.where(c)) == (None, None, "deferred")
 
 
-def test_requeue_goes_to_incoming_and_wakes_qmgr(q, capsys, qmgr_socket):
-    h, d = q.add(queue="hold"), q.add(queue="deferred")
+def maildrop(q):
+    return sorted(n for n in os.listdir(q.store.queue_dir("maildrop")) if "." not in n)
+
+
+def test_requeue_goes_to_maildrop_and_wakes_pickup(q, capsys, pickup_socket, qmgr_socket):
+    h, d, i = q.add(queue="hold"), q.add(queue="deferred"), q.add(queue="incoming")
     assert run(capsys, "-c", q.dir, "-r", str(h)) == (
         0, f"postsuper: {h}: requeued\npostsuper: Requeued: 1 message\n")
-    assert qmgr_socket() == b"I"
-    assert run(capsys, "-c", q.dir, "-r", "ALL") == (0, "postsuper: Requeued: 2 messages\n")
-    assert q.where(h) == q.where(d) == "incoming"
+    assert q.where(h) is None and len(maildrop(q)) == 1
+    assert pickup_socket() == b"W" and qmgr_socket() == b""
+    # default queues: hold, incoming, active, deferred; ALL reports only the count
+    assert run(capsys, "-c", q.dir, "-r", "ALL", "deferred") == (0, "postsuper: Requeued: 1 message\n")
+    assert q.where(d) is None and q.where(i) == "incoming"
+    assert run(capsys, "-c", q.dir, "-r", "ALL") == (0, "postsuper: Requeued: 1 message\n")
+    assert q.where(i) is None and len(maildrop(q)) == 3
+    assert run(capsys, "-c", q.dir, "-r", "ALL") == (0, "postsuper: Requeued: 0 messages\n")
+    assert pickup_socket() == b"WW"  # nothing requeued: no trigger
 
 
-def test_requeue_keeps_done_recipients(q, capsys):
+def test_requeue_ids_from_stdin_and_not_running(q, capsys, monkeypatch):
+    a, b, c = q.add(queue="active"), q.add(queue="hold"), q.add(queue="deferred")
+    rc, err = run(capsys, "-c", q.dir, "-v", "-r", "-", stdin=f"{a}*\n{b}!\n\n",
+                  monkeypatch=monkeypatch)
+    assert rc == 0 and err.endswith("postsuper: Requeued: 2 messages\n")
+    assert f"postsuper: {a}: requeued\n" in err and f"postsuper: {b}: requeued\n" in err
+    assert f"postsuper: {a}: requeued as maildrop/" in err  # -v names the new file
+    assert (q.where(a), q.where(b), q.where(c)) == (None, None, "deferred")
+    assert len(maildrop(q)) == 2  # no pfx running: they wait in maildrop/
+
+
+def test_requeue_leaves_done_recipients_behind(q, capsys):
     qid = q.add(rcpts=["a@ok.test", "b@ok.test"], done=("a@ok.test",), queue="deferred")
     run(capsys, "-c", q.dir, "-r", str(qid))
-    info = q.store.read_info("incoming", qid)
-    assert [r.address for r in info.recipients] == ["b@ok.test"] and len(info.done) == 1
+    [new] = maildrop(q)
+    info = q.store.read_info("maildrop", QueueId(new))
+    assert [r.address for r in info.recipients] == ["b@ok.test"] and info.done == ()
+    assert ("orig_id", str(qid)) in info.attributes
+
+
+def test_requeue_reports_a_corrupt_file_and_keeps_it(q, capsys):
+    qid = q.add(queue="deferred")
+    path = q.store.path("deferred", qid)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 20)
+    rc, err = run(capsys, "-c", q.dir, "-r", str(qid))
+    assert rc == 0 and err.startswith(f"postsuper: warning: {qid}: corrupt queue file in deferred: ")
+    assert err.endswith("; moved to queue corrupt\npostsuper: Requeued: 0 messages\n")
+    assert q.where(qid) == "corrupt" and maildrop(q) == []
 
 
 def test_reports_in_postfix_order(q, capsys):

@@ -2,6 +2,7 @@
 
 import os
 
+import pytest
 from twisted.internet.task import Clock
 
 from pfx.config.mastercf import MasterEntry
@@ -177,3 +178,78 @@ def test_service_wakes_on_its_timer(tmp_path):
     service.stopService()
     clock.advance(60)
     assert wakes == [0, 60, 120]
+
+
+def test_a_requeued_message_is_rewritten_again_and_keeps_what_postfix_keeps(tmp_path):
+    from pfx.cleanup.mapping import Mappings
+    from pfx.queue.requeue import requeue
+    from pfx.tables.registry import Registry
+    from pfx.tables.types import builtin_types
+    virtual = Registry(builtin_types(), warn=lambda m: None).open_list(
+        "inline:{ {b@old.example=c@new.example} }")
+    pickup, sub, log, _, _ = setup(tmp_path, mappings=Mappings(virtual_alias_maps=virtual))
+    pickup.content_filter = "scan:[127.0.0.1]:10025"
+    client = Client(name="client.example.org", addr="192.0.2.7", helo="client.example.org",
+                    protocol="ESMTP")
+    env = Envelope("alice@example.org", (
+        Recipient("a@old.example"),
+        Recipient("b@old.example", orig="list@example.org", orcpt="rfc822;list@example.org",
+                  notify={"FAILURE"})), client=client, envid="E1", ret="HDRS", arrival=1000.0)
+    w = sub.store.new_file(env, attributes=[("content_filter", "old:filter")])
+    w.write(b"Subject: again\n\nbody\n")
+    old = w.commit()
+    with sub.store.open("incoming", old) as reader:  # a@ was delivered the first time
+        reader.mark_done([reader.info.recipients[0].offset])
+    sub.store.move(old, "incoming", "deferred")
+    requeue(sub.store, "deferred", old)
+    result_of(pickup.wake())
+    assert listing(sub.store, "maildrop") == []
+    qid, info, content = incoming_message(sub.store)
+    assert qid != str(old)
+    assert info.recipients == (Recipient(
+        "c@new.example", orig="list@example.org", orcpt="rfc822;list@example.org",
+        notify={"FAILURE"}, offset=info.recipients[0].offset),)
+    env = info.envelope
+    assert (env.sender, env.client, env.envid, env.ret, env.arrival) == (
+        "alice@example.org", client, "E1", "HDRS", 1000.0)
+    assert ("content_filter", "scan:[127.0.0.1]:10025") in info.attributes
+    assert ("content_filter", "old:filter") not in info.attributes
+    # a new queue lifetime, as Postfix's REC_TYPE_CTIME; the arrival stays for delays
+    assert ("create_time", repr(sub.runtime.clock.seconds())) in info.attributes
+    assert info.create_time == sub.runtime.clock.seconds() and info.arrival == 1000.0
+    assert content.startswith(f"Received: by mx.example.test (pfx, from userid {os.getuid()})"
+                              .encode())
+    assert content.endswith(b"Subject: again\n\nbody\n")
+    assert log.lines == [f"{qid}: uid={os.getuid()} from=<alice@example.org> orig_id={old}"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file another owner needs root")
+def test_client_facts_need_a_trusted_owner_and_an_orig_id(tmp_path):
+    pickup, sub, log, *_ = setup(tmp_path)
+    maildrop = sub.store.queue_dir("maildrop")
+    env = Envelope("bob", RCPTS, client=Client(name="forged.example", protocol="ESMTP"))
+    forged = drop(sub.store)  # an orig_id does not help another user's file
+    with open(os.path.join(maildrop, forged), "wb") as f:
+        f.write(encode(env, b"Subject: x\n\n", arrival=1.0, policy=QUEUE,
+                       attributes=[("orig_id", "4jjgH010NyzKPYv")]))
+    os.chmod(os.path.join(maildrop, forged), 0o700)
+    os.chown(os.path.join(maildrop, forged), 65534, 65534)  # another user's file
+    result_of(pickup.wake())
+    assert listing(sub.store, "maildrop") == [] and listing(sub.store, "incoming") == []
+    assert f"maildrop/{forged}: malformed file removed" in log.text()
+
+
+def test_a_damaged_requeued_file_goes_to_corrupt_never_away(tmp_path):
+    from pfx.queue.requeue import requeue
+    pickup, sub, log, *_ = setup(tmp_path)
+    w = sub.store.new_file(Envelope("alice@example.org", RCPTS))
+    w.write(b"Subject: x\n\n" + b"y" * 5000)
+    old = w.commit()
+    new = requeue(sub.store, "incoming", old)
+    path = sub.store.path("maildrop", new)
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 3000)
+    result_of(pickup.wake())
+    assert listing(sub.store, "maildrop") == [] and listing(sub.store, "incoming") == []
+    assert listing(sub.store, "corrupt") == [str(new)]
+    assert f"maildrop/{new}: malformed file: " in log.text()

@@ -211,6 +211,25 @@ def test_expiry_waits_when_the_notice_cannot_be_sent(tmp_path):
     assert any("expire notice not sent" in x for x in w.log.lines)
 
 
+def test_a_requeued_message_has_a_new_lifetime_and_keeps_its_arrival(tmp_path):
+    # postsuper -r: cleanup recorded create_time; the lifetime counts from it (Postfix's
+    # REC_TYPE_CTIME), the delays in the log still from the arrival
+    from pfx.envelope import Envelope
+    w = World(tmp_path, retry=RetryPolicy(maximal_queue_lifetime=1000))
+    w.agents["smtp"].plan = plan(user=("deferred", "4.4.1", "connect failed"))
+    now = w.clock.seconds()
+    writer = w.store.new_file(Envelope("sender@example.org", (Recipient("user@example.com"),),
+                                       arrival=now - 2000),
+                              attributes=[("create_time", repr(now - 10))])
+    writer.write(CONTENT)
+    qid = writer.commit()
+    w.manager.start()
+    assert w.where(qid) == "deferred" and w.notifier.flushed == []
+    assert any(f"{qid}: to=<user@example.com>" in x and "delay=2000" in x for x in w.log.lines)
+    # the backoff, too, counts from create_time: the minimum, not the age since arrival
+    assert w.store.next_attempt("deferred", qid) == now + 300
+
+
 def test_incoming_and_deferred_take_turns(tmp_path):
     w = World(tmp_path)
     i1, i2 = w.submit(("a@example.com",)), w.submit(("b@example.com",))
