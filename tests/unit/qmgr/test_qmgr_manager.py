@@ -40,6 +40,24 @@ def test_sent_message_is_logged_and_removed(tmp_path):
     assert w.notifier.appended == [] and w.notifier.flushed == []
 
 
+def test_a_backlog_is_opened_in_one_blocking_call_within_the_active_limit(tmp_path):
+    config = SchedulerConfig(active_limit=3, transports={"smtp": TransportPolicy("smtp")})
+    w = World(tmp_path, config=config)
+    w.agents["smtp"].delay = 5
+    batches = []
+    run = w.manager._blocking
+    w.manager._blocking = lambda f, *a: (
+        batches.append(len(a[1])) if f.__name__ == "_each" else None, run(f, *a))[1]
+    qids = [w.submit() for _ in range(5)]
+    w.manager.start()
+    assert batches == [3]  # the first three in one call, no more than the limit
+    assert sum(w.where(q) == "active" for q in qids) == 3
+    w.clock.advance(5)  # each removal makes room for one more
+    w.clock.advance(5)
+    assert sum(batches) == 5 and [w.where(q) for q in qids] == [None] * 5
+    assert sum("(queue active)" in line for line in w.log.lines) == 5
+
+
 def test_bounced_recipient_is_logged_and_notified(tmp_path):
     w = World(tmp_path)
     w.agents["smtp"].plan = plan(user=("bounced", "5.1.1", "no such user"))
