@@ -21,6 +21,7 @@ from pfx.interfaces import IQueueManager
 from pfx.qmgr import deliver, logline
 from pfx.qmgr.active import DEFER, EXPIRE, REMOVE, ActiveMessage, Fate, previous_attempt
 from pfx.qmgr.feed import DEFERRED, INCOMING, Feed
+from pfx.qmgr.handoff import HeldCalls, each
 from pfx.qmgr.routing import filter_route
 from pfx.qmgr.triggers import Triggers
 from pfx.qmgr.values import Outcome, Routed
@@ -42,7 +43,9 @@ class QueueManager:
         self._filter_router = filter_router or filter_route
         self._agent_for = agent_for  # transport -> IDeliveryAgent | None
         self._notifier = notifier  # () -> INotifier | None
-        self.clock, self._blocking, self.log = clock, run_blocking, log
+        self.clock, self.log = clock, log
+        # blocking calls asked for during a pass of the pump go to a thread together
+        self._blocking = HeldCalls(run_blocking, lambda: self._pumping, self._batch)
         self._time_limit, self._resolution = time_limit, resolution
         self._soft_bounce = soft_bounce
         self._agent_log = agent_log or (lambda transport: log)
@@ -137,6 +140,7 @@ class QueueManager:
                     break
         finally:
             self._pumping = False
+            self._blocking.release()
 
     def _pass(self):
         for queue in (INCOMING, DEFERRED):
@@ -164,7 +168,7 @@ class QueueManager:
         one thread round trip for a backlog, not one per message."""
         self._opening = frozenset(qid for _, qid in batch)
         flush = {queue: self.triggers.scans[queue].override_defer for queue, _ in batch}
-        d = self._blocking(_each, self._load, batch)
+        d = self._blocking(each, self._load, batch)
         d.addCallback(self._opened, batch, flush)
         d.addErrback(self._bug, "opening " + " ".join(str(qid) for _, qid in batch))
 
@@ -459,24 +463,16 @@ class QueueManager:
         self._pumping = True
         try:
             f(*args, **kwargs)
-        finally:
+        except BaseException:
             self._pumping = False
+            self._blocking.release()
+            raise
+        self._pumping = False
         self._pump()
 
     def _bug(self, failure, what):
         self.log.error(f"{what}: {failure.type.__name__}: {failure.getErrorMessage()}")
         return None
-
-
-def _each(f, items):
-    """Blocking: [(f(*item), None) or (None, the exception)] for each item, in order."""
-    results = []
-    for item in items:
-        try:
-            results.append((f(*item), None))
-        except Exception as exc:
-            results.append((None, exc))
-    return results
 
 
 def _remove(store, qid):
