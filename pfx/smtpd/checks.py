@@ -11,6 +11,7 @@ live in restrictions.py and register themselves; table- and address-based famili
 
 import attrs
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
 from pfx.dsn import Dsn, Reply
 
@@ -262,6 +263,25 @@ def evaluate(state: CheckState, stages):
     except BaseException:
         return defer.fail()
     return result if isinstance(result, defer.Deferred) else defer.succeed(result)
+
+
+def evaluate_now(state: CheckState, stages, on_verdict, on_failure):
+    """evaluate() without Deferreds when no check waits: on_verdict(Verdict) at once
+    (an exception becomes on_failure(Failure)), or a Deferred with them as callbacks."""
+    try:
+        result = drive(_evaluate(state, stages))
+    except BaseException:
+        return on_failure(Failure())
+    if isinstance(result, defer.Deferred):
+        return result.addCallbacks(on_verdict, on_failure)
+    return on_verdict(result)
+
+
+def then(result, f, *args):
+    """f(result, *args) at once for a value, as a callback for a Deferred."""
+    if isinstance(result, defer.Deferred):
+        return result.addCallback(f, *args)
+    return f(result, *args)
 
 
 def _evaluate(state, stages):
