@@ -234,3 +234,18 @@ def test_evaluate_now_hands_an_exception_to_on_failure():
     config.restrictions["recipient"] = ["no_such_restriction"]
     got = evaluate_now(state, ("recipient",), lambda v: "verdict", lambda f: f.check(ConfigProblem))
     assert got is ConfigProblem
+
+
+def test_an_address_is_resolved_once_per_evaluation(monkeypatch):
+    import pfx.smtpd.checks as checks
+    calls = []
+    real = checks.resolve
+    monkeypatch.setattr(checks, "resolve", lambda a, s: (calls.append(a), real(a, s))[1])
+    config = make_config(smtpd_relay_restrictions="reject_unauth_destination",
+                         smtpd_recipient_restrictions="permit_auth_destination, reject")
+    state = CheckState(config, "client.example.org", "192.0.2.1", recipient="r@mx.example.test",
+                       command="RCPT")
+    assert result_of(evaluate(state, ("relay", "recipient"))).reply is None
+    assert calls == ["r@mx.example.test"]
+    result_of(evaluate(state, ("relay", "recipient")))  # the next command asks again
+    assert calls == ["r@mx.example.test"] * 2
