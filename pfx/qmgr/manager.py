@@ -12,6 +12,7 @@ from itertools import islice
 
 import attrs
 from twisted.internet import defer
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from pfx.envelope import RecipientStatus
@@ -20,10 +21,13 @@ from pfx.interfaces import IQueueManager
 from pfx.qmgr import deliver, logline
 from pfx.qmgr.active import DEFER, EXPIRE, REMOVE, ActiveMessage, Fate, previous_attempt
 from pfx.qmgr.feed import DEFERRED, INCOMING, Feed
+from pfx.qmgr.handoff import HeldCalls, each
 from pfx.qmgr.routing import filter_route
 from pfx.qmgr.triggers import Triggers
 from pfx.qmgr.values import Outcome, Routed
 from pfx.queue.qfile import mark_done
+
+OPEN_BATCH = 16  # messages read into the active queue per blocking call, at most
 
 
 @implementer(IQueueManager)
@@ -39,7 +43,9 @@ class QueueManager:
         self._filter_router = filter_router or filter_route
         self._agent_for = agent_for  # transport -> IDeliveryAgent | None
         self._notifier = notifier  # () -> INotifier | None
-        self.clock, self._blocking, self.log = clock, run_blocking, log
+        self.clock, self.log = clock, log
+        # blocking calls asked for during a pass of the pump go to a thread together
+        self._blocking = HeldCalls(run_blocking, lambda: self._pumping, self._batch)
         self._time_limit, self._resolution = time_limit, resolution
         self._soft_bounce = soft_bounce
         self._agent_log = agent_log or (lambda transport: log)
@@ -48,7 +54,7 @@ class QueueManager:
         self.running = False
         self._scans: dict = {}  # queue -> iterator over the directory (a scan in progress)
         self._filling: set = set()
-        self._opening = None
+        self._opening = frozenset()  # the ids being read into the active queue
         self._pumping = self._again = False
         self._wakeup = None
 
@@ -110,7 +116,7 @@ class QueueManager:
 
     def _filled(self, ids, queue, it, room):
         for qid in ids:
-            if qid not in self.messages and qid != self._opening:
+            if qid not in self.messages and qid not in self._opening:
                 self.feed.offer(queue, qid)
         if len(ids) < room and self._scans.get(queue) is it:
             del self._scans[queue]
@@ -134,14 +140,20 @@ class QueueManager:
                     break
         finally:
             self._pumping = False
+            self._blocking.release()
 
     def _pass(self):
         for queue in (INCOMING, DEFERRED):
             self._fill(queue)
-        if self._opening is None:
-            item = self.feed.take(self.scheduler.has_room())
-            if item is not None:
-                self._open(*item)
+        if not self._opening:
+            batch = []
+            for _ in range(self.scheduler.room(OPEN_BATCH)):
+                item = self.feed.take()
+                if item is None:
+                    break
+                batch.append(item)
+            if batch:
+                self._open(batch)
         for delivery in self.scheduler.deliveries():
             self._start(delivery)
         wake = self.scheduler.next_wakeup()
@@ -151,17 +163,29 @@ class QueueManager:
 
     # -- into the active queue --------------------------------------------------------
 
-    def _open(self, queue, qid):
-        self._opening = qid
-        flush = self.triggers.scans[queue].override_defer
-        d = self._blocking(self._load, queue, qid)
-        d.addCallback(self._loaded, queue, qid, flush)
-        d.addErrback(self._bug, f"{qid}: opening")
+    def _open(self, batch):
+        """Read up to OPEN_BATCH messages into the active queue in one blocking call:
+        one thread round trip for a backlog, not one per message."""
+        self._opening = frozenset(qid for _, qid in batch)
+        flush = {queue: self.triggers.scans[queue].override_defer for queue, _ in batch}
+        d = self._blocking(each, self._load, batch)
+        d.addCallback(self._opened, batch, flush)
+        d.addErrback(self._bug, "opening " + " ".join(str(qid) for _, qid in batch))
 
         def done(_):
-            self._opening = None
+            self._opening = frozenset()
             self._pump()
         d.addBoth(done)
+
+    def _opened(self, results, batch, flush):
+        for (queue, qid), (loaded, error) in zip(batch, results):
+            if error is not None:
+                self._bug(Failure(error), f"{qid}: opening")
+                continue
+            try:
+                self._loaded(loaded, queue, qid, flush[queue])
+            except Exception:
+                self._bug(Failure(), f"{qid}: opening")
 
     def _load(self, queue, qid):
         """Blocking: move to active/, forget the old defer log, read the envelope."""
@@ -439,8 +463,11 @@ class QueueManager:
         self._pumping = True
         try:
             f(*args, **kwargs)
-        finally:
+        except BaseException:
             self._pumping = False
+            self._blocking.release()
+            raise
+        self._pumping = False
         self._pump()
 
     def _bug(self, failure, what):

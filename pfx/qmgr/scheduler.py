@@ -111,6 +111,12 @@ class Scheduler:
         return (len(self._messages) < self.config.active_limit
                 and self._recipients < self.config.recipient_limit)
 
+    def room(self, most: int) -> int:
+        """How many messages may enter the active queue now, at most ``most``."""
+        if self._recipients >= self.config.recipient_limit:
+            return 0
+        return max(0, min(most, self.config.active_limit - len(self._messages)))
+
     def recipient_budget(self) -> int:
         """How many recipients to read from the next message (or the next refill)."""
         left = self.config.recipient_limit - self._recipients

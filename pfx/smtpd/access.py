@@ -16,7 +16,6 @@ keeps those of accepted commands, hands the first five to cleanup in the Envelop
 
 import re
 
-from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.errors import TableRetry
 from pfx.smtpd.checks import (DUNNO, PERMIT, STAGE_CLASS, DeferIfPermit, DeferIfReject, drive,
@@ -186,7 +185,7 @@ def _unlisted_steps(state, address, stage, unknown_dsn):
     config = state.config
     if address is None or state.tables is None:
         return DUNNO
-    res = resolve(address, config.resolve)
+    res = state.resolve(address)
     if res.failed:
         return _retry(address)
     if res.error:

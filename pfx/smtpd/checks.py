@@ -11,7 +11,9 @@ live in restrictions.py and register themselves; table- and address-based famili
 
 import attrs
 from twisted.internet import defer
+from twisted.python.failure import Failure
 
+from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 
 PERMIT = "permit"
@@ -89,7 +91,17 @@ class CheckState:
     policy: object = None  # (spec, attrs) -> Deferred[action], for check_policy_service
     instance: str = ""  # the transaction's id for policy servers
     rcpt_count: int = 0  # recipients accepted so far
+    resolved: dict = attrs.field(factory=dict)  # address -> Resolution, for one evaluation
 
+
+    def resolve(self, address: str):
+        """pfx.address.resolve(address) once per evaluation: the relay check and
+        reject_unlisted_recipient ask for the same recipient, and Postfix's
+        resolve_clnt answers a repeated query from its cache as well."""
+        found = self.resolved.get(address)
+        if found is None:
+            found = self.resolved[address] = resolve(address, self.config.resolve)
+        return found
 
     @property
     def namaddr(self) -> str:
@@ -172,6 +184,7 @@ class _Run:
         self.defer_if_reject: Reply | None = None
         self.warnings: list[Reply] = []
         state.run_list = self.run_list
+        state.resolved.clear()  # tables may answer differently by the next command
 
     def run_list(self, words, depth=0):
         """-> PERMIT, DUNNO or a Reply, or a Deferred of one if a restriction waited."""
@@ -262,6 +275,25 @@ def evaluate(state: CheckState, stages):
     except BaseException:
         return defer.fail()
     return result if isinstance(result, defer.Deferred) else defer.succeed(result)
+
+
+def evaluate_now(state: CheckState, stages, on_verdict, on_failure):
+    """evaluate() without Deferreds when no check waits: on_verdict(Verdict) at once
+    (an exception becomes on_failure(Failure)), or a Deferred with them as callbacks."""
+    try:
+        result = drive(_evaluate(state, stages))
+    except BaseException:
+        return on_failure(Failure())
+    if isinstance(result, defer.Deferred):
+        return result.addCallbacks(on_verdict, on_failure)
+    return on_verdict(result)
+
+
+def then(result, f, *args):
+    """f(result, *args) at once for a value, as a callback for a Deferred."""
+    if isinstance(result, defer.Deferred):
+        return result.addCallback(f, *args)
+    return f(result, *args)
 
 
 def _evaluate(state, stages):

@@ -14,7 +14,6 @@ from twisted.internet import defer
 from twisted.names import dns
 from twisted.names import error as dns_error
 
-from pfx.address.resolve import resolve
 from pfx.dsn import Dsn, Reply
 from pfx.smtpd import addr
 from pfx.smtpd.checks import DUNNO, DeferIfPermit, restriction
@@ -67,7 +66,7 @@ def _unknown_domain(state, address, stage, detail, name):
     _, domain = addr.split(address)
     if not domain or domain.startswith("["):
         return DUNNO
-    if resolve(address, state.config.resolve).address_class in ("local", "virtual", "alias"):
+    if state.resolve(address).address_class in ("local", "virtual", "alias"):
         return DUNNO  # we are the final destination
     status = yield domain_status(state.resolver, domain)
     code = state.config.codes.get("unknown_address_reject_code", 450)

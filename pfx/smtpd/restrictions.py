@@ -107,11 +107,13 @@ def reject_non_fqdn_recipient(state, arg):
     return _non_fqdn_address(state, state.recipient, "recipient")
 
 
-def authorized_destination(config, address: str):
+def authorized_destination(config, address: str, result=None):
     """Whether mail to ``address`` may be accepted from anyone: True, False, or None when
     a lookup failed (defer). Routing tricks are unwound by trivial-rewrite's resolver;
-    a routed address under relay_domains needs allow_untrusted_routing."""
-    result = resolve(address, config.resolve)
+    a routed address under relay_domains needs allow_untrusted_routing. ``result``: the
+    address's Resolution when the caller has it."""
+    if result is None:
+        result = resolve(address, config.resolve)
     if result.failed:
         return None
     return result.auth_destination(config.allow_untrusted_routing)
@@ -129,7 +131,7 @@ def _lookup_failed(state):
 def reject_unauth_destination(state, arg):
     if state.recipient is None:
         return DUNNO
-    ok = authorized_destination(state.config, state.recipient)
+    ok = authorized_destination(state.config, state.recipient, state.resolve(state.recipient))
     if ok is None:
         return _lookup_failed(state)
     return DUNNO if ok else _relay_denied(state, _code(state, "relay_domains_reject_code", 554), "5.7.1")
@@ -139,7 +141,7 @@ def reject_unauth_destination(state, arg):
 def defer_unauth_destination(state, arg):
     if state.recipient is None:
         return DUNNO
-    ok = authorized_destination(state.config, state.recipient)
+    ok = authorized_destination(state.config, state.recipient, state.resolve(state.recipient))
     if ok is None:
         return _lookup_failed(state)
     # Postfix keeps relay_domains_reject_code and makes it temporary: 554 -> 454.
@@ -149,6 +151,7 @@ def defer_unauth_destination(state, arg):
 
 @restriction("permit_auth_destination")
 def permit_auth_destination(state, arg):
-    if state.recipient is not None and authorized_destination(state.config, state.recipient) is True:
-        return PERMIT
-    return DUNNO
+    if state.recipient is None:
+        return DUNNO
+    ok = authorized_destination(state.config, state.recipient, state.resolve(state.recipient))
+    return PERMIT if ok is True else DUNNO

@@ -29,7 +29,7 @@ from pfx.smtp.events import (Auth, AuthResponse, Bdat, ConnectionClosed, Data, D
 from pfx.smtpd import access, dnschecks, policy, restrictions, sasl_login  # noqa: F401  (they register restrictions)
 from pfx.smtpd import addr, sasl as sasl_mod
 from pfx.smtpd.actions import MessageActions
-from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate, stages_for
+from pfx.smtpd.checks import SERVER_CONFIG_ERROR, CheckState, ConfigProblem, evaluate_now, stages_for, then
 from pfx.smtpd.footer import apply_footer
 from pfx.smtpd.logtext import log_tail, machine_reject_line, reply_text
 from pfx.smtpd.received import received_header
@@ -129,7 +129,7 @@ class Session:
         banner = Reply(220, None, self.config.banner)
         if self.config.delay_reject:
             return banner
-        return self._run_checks("CONNECT").addCallback(self._note_access_denied, banner)
+        return then(self._run_checks("CONNECT"), self._note_access_denied, banner)
 
     def _note_access_denied(self, reply, banner):
         self.access_denied = reply
@@ -235,9 +235,7 @@ class Session:
         self.check.instance = f"{id(self) & 0xffffff:x}.{self._transactions}"
         if self.config.delay_reject:
             return R.MAIL_OK
-        d = self._checked("MAIL", R.MAIL_OK)
-        d.addCallback(self._forget_sender_if_refused)
-        return d
+        return then(self._checked("MAIL", R.MAIL_OK), self._forget_sender_if_refused)
 
     def _forget_sender_if_refused(self, reply):
         if reply.code >= 300:
@@ -264,7 +262,7 @@ class Session:
                 if len(self.recipients) == 1:
                     self.first_rcpt_text = R.printable(address, 1000)
             return reply
-        return self._checked("RCPT", R.RCPT_OK).addCallback(accept)
+        return then(self._checked("RCPT", R.RCPT_OK), accept)
 
     def _denied(self):
         return Reply(503, Dsn("5.7.0"), f"Error: access denied for {self.namaddr}")
@@ -272,7 +270,7 @@ class Session:
     def _data(self, event):
         if self.access_denied is not None:
             return self._denied()
-        return self._checked("DATA", R.START_DATA).addCallback(self._open_if_354)
+        return then(self._checked("DATA", R.START_DATA), self._open_if_354)
 
     def _open_if_354(self, reply):
         if reply.code != 354:
@@ -347,7 +345,7 @@ class Session:
             reply = self._failed
             self._reset()
             return reply
-        return self._checked("END-OF-MESSAGE", None).addCallback(self._commit, None)
+        return then(self._checked("END-OF-MESSAGE", None), self._commit, None)
 
     def _end_of_chunk(self, event):
         if self._failed is not None:
@@ -357,7 +355,7 @@ class Session:
         if not event.last:
             return R.chunk_ok(event.total)
         self._where = "END-OF-MESSAGE"
-        return self._checked("END-OF-MESSAGE", None).addCallback(self._commit, event.total)
+        return then(self._checked("END-OF-MESSAGE", None), self._commit, event.total)
 
     def _commit(self, refusal, total):
         writer, self.writer = self.writer, None
@@ -404,7 +402,7 @@ class Session:
             return ok
         saved = self.check.recipient
         self.check.recipient = addr.internal(address)
-        d = self._checked("VRFY", ok)
+        d = defer.maybeDeferred(self._checked, "VRFY", ok)
 
         def restore(reply):
             self.check.recipient = saved
@@ -440,10 +438,8 @@ class Session:
     # -- restrictions -------------------------------------------------------------
 
     def _checked(self, command: str, ok):
-        """Run the lists ``command`` triggers -> Deferred[ok, or the refusal (logged)]."""
-        d = self._run_checks(command)
-        d.addCallback(lambda refusal: ok if refusal is None else refusal)
-        return d
+        """Run the lists ``command`` triggers -> ok or the refusal (logged), or a Deferred of it."""
+        return then(self._run_checks(command), lambda refusal: ok if refusal is None else refusal)
 
     def _run_checks(self, command: str):
         stages = stages_for(command, self.config.delay_reject)
@@ -453,8 +449,7 @@ class Session:
         self.check.sasl_authenticated = self.conn.authenticated
         self.check.sasl_username, self.check.sasl_method = self.sasl_username, self.sasl_method
         if not stages:
-            return defer.succeed(None)
-        d = evaluate(self.check, stages)
+            return None
 
         def verdict(v):
             for kind, notes in (("warn", self.check.notes), ("info", self.check.infos)):
@@ -478,7 +473,7 @@ class Session:
             failure.trap(ConfigProblem)
             self.log.warning(f"{failure.getErrorMessage()}")
             return SERVER_CONFIG_ERROR
-        return d.addCallbacks(verdict, problem)
+        return evaluate_now(self.check, stages, verdict, problem)
 
     def _log_reject(self, command, reply, what):
         qid = self.queue_id or "NOQUEUE"

@@ -40,6 +40,57 @@ def test_sent_message_is_logged_and_removed(tmp_path):
     assert w.notifier.appended == [] and w.notifier.flushed == []
 
 
+def test_a_backlog_is_opened_in_one_blocking_call_within_the_active_limit(tmp_path):
+    config = SchedulerConfig(active_limit=3, transports={"smtp": TransportPolicy("smtp")})
+    w = World(tmp_path, config=config)
+    w.agents["smtp"].delay = 5
+    batches = []
+    held = w.manager._blocking
+    run = held._run
+    held._run = lambda f, *a: (batches.append(_opens(f, a)), run(f, *a))[1]
+    qids = [w.submit() for _ in range(5)]
+    w.manager.start()
+    assert [n for n in batches if n] == [3]  # the first three together, no more
+    assert sum(w.where(q) == "active" for q in qids) == 3
+    w.clock.advance(5)  # each removal makes room for one more
+    w.clock.advance(5)
+    assert sum(batches) == 5 and [w.where(q) for q in qids] == [None] * 5
+    assert sum("(queue active)" in line for line in w.log.lines) == 5
+
+
+def _opens(f, args):
+    """How many messages a blocking call reads into the active queue."""
+    if f.__name__ != "each":
+        return 0
+    if getattr(args[0], "__name__", "") == "_load":
+        return len(args[1])
+    return sum(_opens(g, a) for g, a, _ in args[1])
+
+
+def test_blocking_calls_of_one_pass_go_to_a_thread_as_one_job(tmp_path):
+    from twisted.internet import defer
+    w = World(tmp_path)
+    queued = []  # a thread pool that runs its jobs when the test says
+
+    def run(f, *args):
+        d = defer.Deferred()
+        queued.append((d, f, args))
+        return d
+    w.manager._blocking._run = run
+    qids = [w.submit() for _ in range(3)]
+    w.manager.start()
+    jobs = []
+    while queued:
+        d, f, args = queued.pop(0)
+        jobs.append(f.__name__)
+        d.callback(f(*args))
+    assert [w.where(q) for q in qids] == [None] * 3
+    assert sum("removed" in line for line in w.log.lines) == 3
+    # the recovery; the incoming and deferred scans; the scans' ends and the read of
+    # all three; their three D records; their three removals
+    assert jobs == ["_recover", "each", "each", "each", "each"], jobs
+
+
 def test_bounced_recipient_is_logged_and_notified(tmp_path):
     w = World(tmp_path)
     w.agents["smtp"].plan = plan(user=("bounced", "5.1.1", "no such user"))

@@ -114,8 +114,16 @@ def test_active_queue_bounds_and_recipient_budget():
     assert s.has_room() and s.recipient_budget() == 100
     s.add_message("M1", 0, smtp_rcpts("example.com", 95))
     assert s.recipient_count == 95 and s.recipient_budget() == 10  # the minimum
+    assert s.room(16) == 1 and s.room(0) == 0
     s.add_message("M2", 0, smtp_rcpts("example.com", 1))
-    assert not s.has_room()
+    assert not s.has_room() and s.room(16) == 0
+
+
+def test_room_stops_at_the_recipient_limit():
+    s, _ = make_scheduler(active_limit=10, recipient_limit=100, recipient_minimum=10)
+    assert s.room(4) == 4 and s.room(16) == 10
+    s.add_message("M1", 0, smtp_rcpts("example.com", 100))
+    assert s.room(16) == 0
 
 
 def test_completion_and_refill_reports():

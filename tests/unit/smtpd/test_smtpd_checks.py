@@ -209,3 +209,43 @@ def test_drive_runs_at_once_until_a_deferred_has_to_be_waited_for():
         raise ValueError("bad")
     with pytest.raises(ValueError):
         drive(broken())
+
+
+def test_evaluate_now_answers_without_a_deferred_when_no_check_waits():
+    from twisted.internet import defer
+
+    from pfx.smtpd.checks import evaluate_now, then
+    config = make_config(smtpd_recipient_restrictions="reject", smtpd_relay_restrictions="")
+    state = CheckState(config, "client.example.org", "192.0.2.1", helo="c.example.org", esmtp=True,
+                       sender="s@example.org", recipient="r@mx.example.test", command="RCPT")
+    got = evaluate_now(state, ("recipient",), lambda v: ("verdict", str(v.reply)), lambda f: ("failure", f))
+    assert got == ("verdict", "554 5.7.1 <r@mx.example.test>: Recipient address rejected: Access denied")
+    assert then(2, lambda x, y: x * y, 3) == 6
+    d = defer.Deferred()
+    assert then(d, lambda x, y: x * y, 3) is d
+    d.callback(2)
+    assert result_of(d) == 6
+
+
+def test_evaluate_now_hands_an_exception_to_on_failure():
+    from pfx.smtpd.checks import ConfigProblem, evaluate_now
+    config = make_config(smtpd_recipient_restrictions="permit", smtpd_relay_restrictions="")
+    state = CheckState(config, "client.example.org", "192.0.2.1", command="RCPT")
+    config.restrictions["recipient"] = ["no_such_restriction"]
+    got = evaluate_now(state, ("recipient",), lambda v: "verdict", lambda f: f.check(ConfigProblem))
+    assert got is ConfigProblem
+
+
+def test_an_address_is_resolved_once_per_evaluation(monkeypatch):
+    import pfx.smtpd.checks as checks
+    calls = []
+    real = checks.resolve
+    monkeypatch.setattr(checks, "resolve", lambda a, s: (calls.append(a), real(a, s))[1])
+    config = make_config(smtpd_relay_restrictions="reject_unauth_destination",
+                         smtpd_recipient_restrictions="permit_auth_destination, reject")
+    state = CheckState(config, "client.example.org", "192.0.2.1", recipient="r@mx.example.test",
+                       command="RCPT")
+    assert result_of(evaluate(state, ("relay", "recipient"))).reply is None
+    assert calls == ["r@mx.example.test"]
+    result_of(evaluate(state, ("relay", "recipient")))  # the next command asks again
+    assert calls == ["r@mx.example.test"] * 2
