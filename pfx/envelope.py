@@ -102,10 +102,18 @@ class RecipientStatus:
     conn_use: int = 0  # the how-manyth delivery over a reused connection (logged when > 1)
     setup_done: float | None = None  # network agents: when connection set-up ended (MAIL
     # FROM was sent), the boundary of delays=a/b/c/d's c and d; None for the others
+    # Optional: the final deliveries an expansion (alias, :include:, .forward) made for
+    # this recipient, each a RecipientStatus whose recipient is the member and whose
+    # orig is the request recipient. When given, qmgr logs and records these instead
+    # of this status, and crosses the recipient off only if none of them deferred.
+    members: tuple = field(default=(), converter=tuple)
 
     def __attrs_post_init__(self):
         if self.dsn.klass != _ACTION_CLASS[self.action]:
             raise ValueError(f"status {self.action} cannot carry {self.dsn}")
+        for member in self.members:
+            if not isinstance(member, RecipientStatus) or member.members:
+                raise ValueError("members must be RecipientStatus values without members")
 
 
 @attrs.frozen

@@ -41,7 +41,8 @@ class IDeliveryAgent(Interface):
     def deliver(request):
         """pfx.envelope.DeliveryRequest -> Deferred[DeliveryResult] with one
         RecipientStatus per request recipient, in order. A failed Deferred defers
-        every recipient (Postfix: "only FINAL and DEFER")."""
+        every recipient (Postfix: "only FINAL and DEFER"). A status may list the
+        final deliveries an expansion made in its optional ``members``."""
 
     def stop():
         """Finish or abandon work in progress; the returned Deferred fires when idle."""

@@ -18,7 +18,7 @@ from zope.interface import implementer
 from pfx.envelope import RecipientStatus
 from pfx.errors import QueueFileCorrupt
 from pfx.interfaces import IQueueManager
-from pfx.qmgr import deliver, logline
+from pfx.qmgr import deliver, logline, members
 from pfx.qmgr.active import DEFER, EXPIRE, REMOVE, ActiveMessage, Fate, previous_attempt
 from pfx.qmgr.feed import DEFERRED, INCOMING, Feed
 from pfx.qmgr.handoff import HeldCalls, each
@@ -329,14 +329,16 @@ class QueueManager:
         """Make outcomes durable, then log and count them (deliver_completed order);
         ``then()`` runs after that, before the message may leave the active queue."""
         now = self.clock.seconds()
+        pairs = members.expand(statuses)  # [(status, its final deliveries)]
         if self._soft_bounce:
-            statuses = [attrs.evolve(s, action="deferred", dsn=s.dsn.soften())
-                        if s.action == "bounced" else s for s in statuses]
+            pairs = [(s, tuple(attrs.evolve(e, action="deferred", dsn=e.dsn.soften())
+                               if e.action == "bounced" else e for e in parts))
+                     for s, parts in pairs]
         msg.pending += 1
-        d = self._record(msg, statuses)
+        d = self._record(msg, pairs)
         # whatever went wrong, nothing counts as final unless it is on disk
         d.addErrback(lambda f: (self._bug(f, f"{msg.name}: recording outcomes"), set())[1])
-        d.addCallback(self._log_and_count, msg, statuses, program, handoff, now)
+        d.addCallback(self._log_and_count, msg, pairs, program, handoff, now)
         d.addErrback(self._bug, f"{msg.name}: logging outcomes")
 
         if then is not None:
@@ -350,11 +352,11 @@ class QueueManager:
         d.addBoth(done)
 
     @defer.inlineCallbacks
-    def _record(self, msg, statuses):
-        """-> the set of ids of statuses that are final on disk."""
+    def _record(self, msg, pairs):
+        """-> the set of ids of final deliveries whose outcome is final on disk."""
         notifier = self._notifier()
         bounced_ok = set()
-        for status in statuses:
+        for status in (e for _, parts in pairs for e in parts):
             if notifier is None:
                 break
             if status.action == "sent":
@@ -372,9 +374,11 @@ class QueueManager:
                 bounced_ok.add(id(status))
             elif kind == "trace":
                 msg.success_rcpts.append(status.recipient)
-        final = [s for s in statuses if s.action == "sent"
-                 or (s.action == "bounced" and (notifier is None or id(s) in bounced_ok))]
-        offsets = [s.recipient.offset for s in final if s.recipient.offset is not None]
+
+        def recorded(entry):
+            return notifier is None or id(entry) in bounced_ok
+        done = [s for s, parts in pairs if members.done(parts, recorded)]
+        offsets = [s.recipient.offset for s in done if s.recipient.offset is not None]
         if offsets:
             try:
                 yield self._blocking(mark_done, self.store.path("active", msg.queue_id),
@@ -382,12 +386,12 @@ class QueueManager:
             except Exception as exc:
                 self.log.warning(f"{msg.name}: cannot update queue file: {exc}")
                 return set()
-        return {id(s) for s in final}
+        return {id(e) for _, parts in pairs for e in parts if members.done((e,), recorded)}
 
-    def _log_and_count(self, final, msg, statuses, program, handoff, now):
+    def _log_and_count(self, final, msg, pairs, program, handoff, now):
         log = self.log if program == "qmgr" else self._agent_log(program)
         stamps = msg.stamps(handoff)
-        for status in statuses:
+        for status in (e for _, parts in pairs for e in parts):
             rcpt = status.recipient
             log.info(logline.recipient_line(msg.name, rcpt.address, rcpt.orig, status.relay,
                                             stamps, now, status.dsn, status.action,

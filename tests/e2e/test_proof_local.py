@@ -200,9 +200,16 @@ def test_aliases_users_file_command_include(config_dir, run_twistd, shared):
                                  "User unknown in local recipient table".encode())
     config_dir.wait_for_log(f"{qid}: removed")
     log = config_dir.log_text()
-    for r in rcpts:
+    for r in (f"tofile@{HOST}", f"tocmd@{HOST}"):
         assert re.search(rf"pfx/local\[\d+\]: {qid}: to=<{r}>, relay=local, .*dsn=2\.0\.0, "
                          r"status=sent", log), (r, log)
+    # an expansion is logged per final delivery, orig_to= the alias (local(8)'s shape)
+    for alias, users in (("team", ("nobody", "daemon")), ("inc", ("root", "daemon")),
+                         ("nested", ("nobody", "daemon"))):
+        for user in users:
+            assert re.search(rf"pfx/local\[\d+\]: {qid}: to=<{user}@[^>]+>, "
+                             rf"orig_to=<{alias}@{HOST}>, relay=local, .*dsn=2\.0\.0, "
+                             r"status=sent \(delivered to mailbox\)", log), (alias, user, log)
 
     def mbox_of(user):
         return mbox_messages(os.path.join(spool, user))

@@ -8,7 +8,9 @@ unknown user goes to luser_relay or bounces ``5.1.1 unknown user``. Addresses ou
 mydestination found during expansion are resubmitted through cleanup
 (runtime.require(IMailSubmitter)) as one new message per envelope sender, with a
 Delivered-To header, and reported ``forwarded as QID``. One status per request
-recipient: any deferred leaf defers it, else any bounced leaf bounces it.
+recipient: any deferred leaf defers it, else any bounced leaf bounces it; when the
+expansion reached several final deliveries, or another address, the status carries one
+member status per delivery (``to=<member>, orig_to=<alias>``), as local(8) logs them.
 
 mailbox_transport(_maps) and fallback_transport(_maps) hand the recipient to the agent
 of that master.cf service (runtime.agent_for), as Postfix's deliver_pass does, and
@@ -107,7 +109,10 @@ class Expansion:
     loops: set
     seen: set = attrs.Factory(Seen)
     forwards: dict = attrs.Factory(dict)   # sender -> [address, ...]
-    outcomes: list = attrs.Factory(list)
+    outcomes: list = attrs.Factory(list)   # [(address, Outcome, relay)], final deliveries
+
+    def add(self, address, outcome, relay="local"):
+        self.outcomes.append((address, outcome, relay))
 
 
 @implementer(IDeliveryAgent)
@@ -158,7 +163,8 @@ class LocalAgent:
         try:
             yield self._recipient(ctx, exp, rcpt.address)
         except TableRetry as e:
-            exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"), f"table lookup problem: {e}"))
+            exp.add(ctx.delivered, Outcome("deferred", Dsn("4.3.0"),
+                                           f"table lookup problem: {e}"))
         yield self._flush_forwards(ctx, exp, request, rcpt)
         return _aggregate(rcpt, exp.outcomes)
 
@@ -168,9 +174,9 @@ class LocalAgent:
     def _recipient(self, ctx, exp, address):
         local, domain = split_address(address)
         if ctx.level == 0 and quote_822_local(ctx.delivered).lower() in exp.loops:
-            return exp.outcomes.append(_loop(address))
+            return exp.add(address, _loop(address))
         if ctx.level > MAX_LEVEL:
-            return exp.outcomes.append(_loop(address))
+            return exp.add(address, _loop(address))
         if ctx.level > 0 and domain and domain.lower() not in self.cfg.mydestination:
             return self._forward(ctx, exp, address)
         name = local.lower()
@@ -196,9 +202,9 @@ class LocalAgent:
                 found = yield self.rt.run_blocking(read_forward, forward_files(ctx),
                                                    pw.pw_uid, user_ids)
             except OSError as e:
-                exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"),
-                                            f"cannot read .forward file of user {base}: "
-                                            f"{e.strerror or e}"))
+                exp.add(address, Outcome("deferred", Dsn("4.3.0"),
+                                         f"cannot read .forward file of user {base}: "
+                                         f"{e.strerror or e}"))
                 return
             if found is not None and found[1]:
                 exp.seen.add(("forward", base))
@@ -270,9 +276,9 @@ class LocalAgent:
         try:
             elements, _ = yield self.rt.run_blocking(aliasmod.read_list_file, path, ctx.ids)
         except OSError as e:
-            exp.outcomes.append(Outcome("deferred", Dsn("4.3.0"),
-                                        f"cannot open include file {path}: "
-                                        f"{e.strerror or e}"))
+            exp.add(ctx.recipient, Outcome("deferred", Dsn("4.3.0"),
+                                           f"cannot open include file {path}: "
+                                           f"{e.strerror or e}"))
             return
         child = attrs.evolve(ctx, origin="include", level=ctx.level + 1)
         for element in elements:
@@ -289,8 +295,9 @@ class LocalAgent:
         # mailbox_command, then the mailbox itself
         transport = yield self._per_user(self.transport_maps, ctx.user)
         command = yield self._per_user(self.command_maps, ctx.user)
+        relay = "local"
         if transport or self.cfg.mailbox_transport:
-            outcome = yield self._pass(ctx, transport or self.cfg.mailbox_transport)
+            outcome, relay = yield self._pass(ctx, transport or self.cfg.mailbox_transport)
         elif command or self.cfg.mailbox_command:
             outcome = yield self.rt.run_blocking(deliver_command, ctx,
                                                  command or self.cfg.mailbox_command,
@@ -298,40 +305,41 @@ class LocalAgent:
         else:
             outcome = yield self.rt.run_blocking(deliver_mailbox, ctx, ctx.user, ctx.home,
                                                  ctx.request.open_content)
-        exp.outcomes.append(outcome)
+        exp.add(ctx.recipient, outcome, relay)
 
     @defer.inlineCallbacks
     def _command(self, ctx, exp, command):
         if ctx.origin not in self.cfg.allow_commands:
-            exp.outcomes.append(Outcome("bounced", Dsn("5.7.1"),
-                                        "mail to command is restricted"))
+            exp.add(ctx.recipient, Outcome("bounced", Dsn("5.7.1"),
+                                           "mail to command is restricted"))
             return
         if ("command", command) in exp.seen:
             return
         exp.seen.add(("command", command))
-        exp.outcomes.append((yield self.rt.run_blocking(
+        exp.add(ctx.recipient, (yield self.rt.run_blocking(
             deliver_command, ctx, command, ctx.request.open_content)))
 
     @defer.inlineCallbacks
     def _file(self, ctx, exp, path):
         if ctx.origin not in self.cfg.allow_files:
-            exp.outcomes.append(Outcome("bounced", Dsn("5.7.1"), "mail to file is restricted"))
+            exp.add(ctx.recipient, Outcome("bounced", Dsn("5.7.1"), "mail to file is restricted"))
             return
         if ("file", path) in exp.seen:
             return
         exp.seen.add(("file", path))
-        exp.outcomes.append((yield self.rt.run_blocking(
+        exp.add(ctx.recipient, (yield self.rt.run_blocking(
             deliver_file, ctx, path, ctx.request.open_content)))
 
     @defer.inlineCallbacks
     def _pass(self, ctx, destination):
-        """Hand this recipient to the agent of master.cf service ``transport[:nexthop]``."""
+        """Hand this recipient to the agent of master.cf service ``transport[:nexthop]``
+        -> (Outcome, the relay that agent reported)."""
         transport, _, nexthop = destination.partition(":")
         find = getattr(self.rt, "agent_for", None)
         agent = find(transport) if find is not None else None
         if agent is None:
-            return Outcome("deferred", Dsn("4.3.0"),
-                           f"mail transport unavailable: no master.cf service {transport}")
+            return Outcome("deferred", Dsn("4.3.0"), f"mail transport unavailable: no "
+                           f"master.cf service {transport}"), "local"
         rcpt = Recipient(ctx.recipient, orig=ctx.orig_rcpt or None)
         request = attrs.evolve(ctx.request, transport=transport,
                                nexthop=nexthop or ctx.domain, recipients=(rcpt,))
@@ -339,8 +347,8 @@ class LocalAgent:
             result = yield defer.maybeDeferred(agent.deliver, request)
             [status] = result.statuses
         except Exception as e:  # the other agent failed: defer, as qmgr would
-            return Outcome("deferred", Dsn("4.3.0"), f"{transport}: delivery failed: {e}")
-        return Outcome(status.action, status.dsn, status.text)
+            return Outcome("deferred", Dsn("4.3.0"), f"{transport}: delivery failed: {e}"), "local"
+        return Outcome(status.action, status.dsn, status.text), status.relay
 
     @defer.inlineCallbacks
     def _per_user(self, table, user):
@@ -354,7 +362,8 @@ class LocalAgent:
     def _unknown(self, ctx, exp):
         fallback = yield self._per_user(self.fallback_maps, ctx.user)
         if fallback or self.cfg.fallback_transport:
-            exp.outcomes.append((yield self._pass(ctx, fallback or self.cfg.fallback_transport)))
+            outcome, relay = yield self._pass(ctx, fallback or self.cfg.fallback_transport)
+            exp.add(ctx.recipient, outcome, relay)
         elif self.cfg.luser_relay and ctx.level <= 1 and ("luser", ctx.user) not in exp.seen:
             exp.seen.add(("luser", ctx.user))
             relay = self._luser_relay(ctx)
@@ -362,9 +371,10 @@ class LocalAgent:
         elif ctx.user == "postmaster":
             if self.rt.log is not None:  # local(8): never bounce mail for postmaster
                 self.rt.log.warning("required alias not found: postmaster")
-            exp.outcomes.append(Outcome("sent", Dsn("2.0.0"), "discarded"))
+            exp.add(ctx.recipient, Outcome("sent", Dsn("2.0.0"), "discarded"))
         else:
-            exp.outcomes.append(Outcome("bounced", Dsn("5.1.1"), f'unknown user: "{ctx.user}"'))
+            exp.add(ctx.recipient, Outcome("bounced", Dsn("5.1.1"),
+                                           f'unknown user: "{ctx.user}"'))
 
     def _luser_relay(self, ctx):
         keep = self.cfg.forward_filter
@@ -390,7 +400,7 @@ class LocalAgent:
     def _flush_forwards(self, ctx, exp, request, rcpt):
         for sender, addresses in exp.forwards.items():
             outcome = yield self._resubmit(ctx, request, rcpt, sender, addresses)
-            exp.outcomes.append(outcome)
+            exp.add(rcpt.address, outcome)  # "forwarded as QID": the request recipient
 
     @defer.inlineCallbacks
     def _resubmit(self, ctx, request, rcpt, sender, addresses):
@@ -439,9 +449,19 @@ def _loop(address):
 
 
 def _aggregate(rcpt, outcomes):
+    """One status for the request recipient: any deferred delivery defers it, else any
+    bounced one bounces it; with members (one per final delivery) whenever the
+    expansion reached more than one delivery or another address, for qmgr to log."""
+    members = ()
+    if len(outcomes) > 1 or any(a.lower() != rcpt.address.lower() for a, _, _ in outcomes):
+        orig = rcpt.orig or rcpt.address
+        members = tuple(RecipientStatus(Recipient(a, orig=orig), o.action, o.dsn, o.text, relay)
+                        for a, o, relay in outcomes)
     for action in ("deferred", "bounced"):
-        for o in outcomes:
+        for _, o, relay in outcomes:
             if o.action == action:
-                return RecipientStatus(rcpt, action, o.dsn, o.text, "local")
-    texts = list(dict.fromkeys(o.text for o in outcomes)) or ["delivered"]
-    return RecipientStatus(rcpt, "sent", Dsn("2.0.0"), "; ".join(texts), "local")
+                return RecipientStatus(rcpt, action, o.dsn, o.text, relay, members=members)
+    texts = list(dict.fromkeys(o.text for _, o, _ in outcomes)) or ["delivered"]
+    relay = outcomes[0][2] if len(outcomes) == 1 else "local"
+    return RecipientStatus(rcpt, "sent", Dsn("2.0.0"), "; ".join(texts), relay,
+                           members=members)
