@@ -99,6 +99,8 @@ class PfxService(MultiService):
 
     def reload(self):
         """Re-read main.cf and master.cf; on any error keep the running configuration."""
+        if hasattr(self.observer, "check_rotation"):
+            self.observer.check_rotation()  # a rotated maillog_file is reopened at once
         try:
             config, _ = load_checked(self.master.config.config_dir, self.master.installed)
             for text in config.warnings():

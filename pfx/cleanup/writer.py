@@ -41,13 +41,11 @@ import attrs
 from twisted.internet import defer
 from zope.interface import implementer
 
-from pfx.address.parse import internalize, parse_address_list, scan, scan_address
-from pfx.address.quote import quote_local
-from pfx.address.rewrite import canonicalize_external
 from pfx.cleanup.addresses import DuplicateFilter, add_bcc, rewrite_envelope
 from pfx.cleanup.checks import ContentChecks
+from pfx.cleanup.header_rewrite import header_rewriter
 from pfx.cleanup.headers import HeaderPass, HeaderPolicy
-from pfx.cleanup.mapping import MappingError, expand_virtual, rewrite_recipient, rewrite_sender
+from pfx.cleanup.mapping import MappingError, expand_virtual
 from pfx.dsn import Dsn, Reply
 from pfx.errors import SubmitRejected
 from pfx.interfaces import IMailSubmitter, IMessageWriter
@@ -135,35 +133,8 @@ class Submitter:
         """How header addresses are rewritten: the "local" context for local submitters,
         "remote" (remote_header_rewrite_domain) for others, or not at all."""
         cfg = self.config
-        canon = cfg.canon if local else cfg.remote_canon
-        if not canon.enabled:
-            return None
-
-        def rewrite(kind, value):
-            step = rewrite_sender if kind == "header_sender" else rewrite_recipient
-
-            def one(external):
-                if not external or (external.startswith("@") and not external.partition(":")[2]):
-                    return None  # an empty or route-only address: leave it
-                # a route address (<@a:u@d>) loses its route, as trivial-rewrite strips it
-                canonical = canonicalize_external(external, canon)
-                internal = internalize(scan_address(canonical))
-                mapped = step(internal, cfg.mappings, queue_id, kind, self.log.warning)
-                return canonical if mapped == internal else quote_local(mapped)
-            tokens = scan(value)
-            if len(tokens) > cfg.header_address_token_limit:
-                value, tokens = within_token_limit(value, cfg.header_address_token_limit), None
-            return parse_address_list(value, tokens).rewrite(one)
-        return rewrite
-
-
-def within_token_limit(value: str, limit: int) -> str:
-    """header_address_token_limit: the address tokens past the limit are discarded, as
-    cleanup(8) does, so one header cannot cost unbounded parsing work."""
-    for count, token in enumerate(scan(value)):
-        if count == limit:
-            return value[:token.start].rstrip().rstrip(",").rstrip()
-    return value
+        return header_rewriter(cfg.canon if local else cfg.remote_canon, cfg.mappings,
+                               cfg.header_address_token_limit, queue_id, self.log.warning)
 
 
 @implementer(IMessageWriter)

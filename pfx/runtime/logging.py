@@ -142,16 +142,35 @@ def _stamp(when: float) -> str:
 
 
 class MaillogObserver:
-    """Appends lines to maillog_file; the file is reopened if it was rotated away."""
+    """Appends lines to maillog_file; the file is reopened if it was rotated away.
 
-    def __init__(self, path: str, default_tag: str, hostname: str | None = None):
+    Whether the path still names the open file is looked at (one stat) at most once per
+    ROTATION_CHECK_INTERVAL seconds of ``clock``, and whenever check_rotation() is
+    called (on reload), rather than for every line: lines logged within that second of a
+    rename still go to the renamed file, as with a logger that reopens on a signal.
+    """
+
+    ROTATION_CHECK_INTERVAL = 1.0
+
+    def __init__(self, path: str, default_tag: str, hostname: str | None = None,
+                 clock=time.monotonic):
         self.path = path
         self.default_tag = default_tag
         self.hostname = hostname or short_hostname()
         self._file = None
         self._ino = None
+        self._clock = clock
+        self._next_check = None
+
+    def check_rotation(self):
+        """Look at the path with the next line, whatever the time."""
+        self._next_check = None
 
     def _open(self):
+        now = self._clock()
+        if self._file is not None and self._next_check is not None and now < self._next_check:
+            return self._file
+        self._next_check = now + self.ROTATION_CHECK_INTERVAL
         try:
             ino = os.stat(self.path).st_ino
         except OSError:

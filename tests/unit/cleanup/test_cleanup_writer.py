@@ -268,7 +268,7 @@ def test_header_block_ended_by_a_non_header_line_marks_the_body_there(tmp_path):
 
 
 def test_header_address_token_limit_discards_the_excess():
-    from pfx.cleanup.writer import within_token_limit
+    from pfx.cleanup.header_rewrite import within_token_limit
     value = "a@x.test, b@x.test, c@x.test"  # 17 tokens: a @ x . test , b @ ...
     assert within_token_limit(value, 17) == value
     assert within_token_limit(value, 12) == "a@x.test, b@x.test"

@@ -13,13 +13,15 @@ LINE = re.compile(r"^[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d host pfx/(smtpd|maste
 
 def test_maillog_lines_have_postfix_shape_and_reopen_after_rotation(tmp_path, monkeypatch):
     path = tmp_path / "maillog"
-    observer = L.MaillogObserver(str(path), "pfx/master", hostname="host")
+    now = [100.0]
+    observer = L.MaillogObserver(str(path), "pfx/master", hostname="host", clock=lambda: now[0])
     publisher = LogPublisher(observer)
     monkeypatch.setattr(L, "_logger", L.Logger(namespace=L.NAMESPACE, observer=publisher))
     log = L.MailLog("pfx", "smtpd", pid=42)
     log.info("connect from localhost[127.0.0.1]")
     log.warning("hostname nowhere does not resolve")
     os.rename(path, tmp_path / "maillog.1")
+    now[0] += L.MaillogObserver.ROTATION_CHECK_INTERVAL  # the path is looked at once a second
     log.child("master").error("boom")
     observer.close()
     first = (tmp_path / "maillog.1").read_text().splitlines()
@@ -27,6 +29,25 @@ def test_maillog_lines_have_postfix_shape_and_reopen_after_rotation(tmp_path, mo
     assert first[0].endswith("pfx/smtpd[42]: connect from localhost[127.0.0.1]")
     assert first[1].endswith("pfx/smtpd[42]: warning: hostname nowhere does not resolve")
     assert path.read_text().rstrip().endswith("pfx/master[42]: error: boom")
+
+
+def test_maillog_rotation_is_noticed_once_a_second_or_when_asked(tmp_path, monkeypatch):
+    path = tmp_path / "maillog"
+    now = [100.0]
+    observer = L.MaillogObserver(str(path), "pfx/master", hostname="host", clock=lambda: now[0])
+    monkeypatch.setattr(L, "_logger", L.Logger(namespace=L.NAMESPACE,
+                                               observer=LogPublisher(observer)))
+    log = L.MailLog("pfx", "smtpd", pid=42)
+    log.info("one")
+    os.rename(path, tmp_path / "maillog.1")
+    now[0] += 0.5
+    log.info("two")  # within the second: still the renamed file
+    observer.check_rotation()  # on reload: looked at with the next line
+    log.info("three")
+    observer.close()
+    assert [x.rsplit(": ", 1)[1] for x in (tmp_path / "maillog.1").read_text().splitlines()] \
+        == ["one", "two"]
+    assert [x.rsplit(": ", 1)[1] for x in path.read_text().splitlines()] == ["three"]
 
 
 def test_twisted_errors_become_error_lines_and_chatter_is_dropped():
