@@ -85,6 +85,12 @@ def pfx_command(*args):
     return [sys.executable, "-m", "pfx.cli.main", *args]
 
 
+def run_pfx(config_dir, *args, stdin=b""):
+    """``pfx ARGS`` run in config_dir's checkout-like tree, output captured."""
+    return subprocess.run(pfx_command(*args), input=stdin, env=pfx_env(), capture_output=True,
+                          timeout=30, cwd=config_dir.path)
+
+
 def twistd_command(config_path):
     return [*TWISTD, "--pidfile=", "-n", "pfx", "-c", str(config_path)]
 

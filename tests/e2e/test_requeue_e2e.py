@@ -5,12 +5,11 @@ a new queue ID."""
 import os
 import re
 import signal
-import subprocess
 import time
 
 import pytest
 
-from tests.conftest import pfx_command, pfx_env
+from tests.conftest import run_pfx as pfx
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +18,6 @@ MASTER = ("pickup     unix  n       -       n       60      1       pickup\n"
           "qmgr       unix  n       -       n       300     1       qmgr\n"
           "discard    unix  -       -       n       -       -       discard\n"
           "retry      unix  -       -       n       -       -       retry\n")
-
-
-def pfx(config_dir, *args, stdin=b""):
-    return subprocess.run(pfx_command(*args), input=stdin, env=pfx_env(), capture_output=True,
-                          timeout=30, cwd=config_dir.path)
 
 
 def spool(config_dir, name):

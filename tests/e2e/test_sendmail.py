@@ -6,17 +6,12 @@ import time
 
 import pytest
 
-from tests.conftest import pfx_command, pfx_env
+from tests.conftest import pfx_command, pfx_env, run_pfx as pfx
 
 pytestmark = pytest.mark.e2e
 
 MASTER = ("pickup     unix  n       -       n       60      1       pickup\n"
           "cleanup    unix  n       -       n       -       0       cleanup\n")
-
-
-def pfx(config_dir, *args, stdin=b""):
-    return subprocess.run(pfx_command(*args), input=stdin, env=pfx_env(), capture_output=True,
-                          timeout=30, cwd=config_dir.path)
 
 
 def queue(config_dir, name):
