@@ -5,11 +5,11 @@ a new queue ID."""
 import os
 import re
 import signal
-import time
 
 import pytest
 
 from tests.conftest import run_pfx as pfx
+from tests.support.peers.common import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -26,15 +26,6 @@ def spool(config_dir, name):
     for top, _, files in os.walk(path):
         found += [f for f in files if "." not in f]
     return sorted(found)
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def deferred_id(config_dir, rcpt):
@@ -70,7 +61,7 @@ def test_requeue_applies_a_new_virtual_alias(config_dir, run_twistd, tmp_path):
     submit(config_dir, "old2@defer.test")
     first = deferred_id(config_dir, "old@defer.test")
     second = deferred_id(config_dir, "old2@defer.test")
-    wait_until(lambda: spool(config_dir, "deferred") == sorted([first, second]))
+    wait_until(lambda: spool(config_dir, "deferred") == sorted([first, second]), timeout=15.0)
 
     # the mapping changes after the message was queued
     virtual.write_text("/^old@defer\\.test$/ new@ok.test\n/^old2@defer\\.test$/ new2@ok.test\n")
@@ -86,7 +77,7 @@ def test_requeue_applies_a_new_virtual_alias(config_dir, run_twistd, tmp_path):
     assert new != first
     assert re.search(rf"{new}: to=<new@ok.test>, orig_to=<old@defer.test>, relay=none, .*"
                      r"status=sent \(discarded\)", log), log
-    wait_until(lambda: spool(config_dir, "deferred") == [second])
+    wait_until(lambda: spool(config_dir, "deferred") == [second], timeout=15.0)
     assert spool(config_dir, "maildrop") == []
 
     # pfx stopped, the message on hold: requeued (IDs on stdin), it waits in maildrop/
@@ -105,4 +96,4 @@ def test_requeue_applies_a_new_virtual_alias(config_dir, run_twistd, tmp_path):
     assert re.search(r"\w+: to=<new2@ok.test>, orig_to=<old2@defer.test>, relay=none, .*"
                      r"status=sent \(discarded\)", config_dir.log_text())
     assert re.search(rf"orig_id={second}\n", config_dir.log_text())
-    wait_until(lambda: spool(config_dir, "maildrop") == [])
+    wait_until(lambda: spool(config_dir, "maildrop") == [], timeout=15.0)

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from tests.conftest import free_port, wait_for_port
+from tests.support.dialogue import start_smtpd
 from tests.support.peers.fixtures import make_postfix  # noqa: F401
 
 pytestmark = pytest.mark.e2e
@@ -88,12 +88,7 @@ def test_rewritten_envelope_and_headers_match_postfix(make_postfix, config_dir, 
     assert send(pf.port) == 250
     theirs = held(pf.spool, ["/usr/sbin/postcat", "-c", str(pf.etc)])
 
-    port = free_port()
-    config_dir.write(main_extra="".join(f"{k} = {v}\n" for k, v in SETTINGS.items()),
-                     master="cleanup unix n - n - 0 cleanup\n"
-                            f"127.0.0.1:{port} inet n - n - - smtpd\n")
-    proc = run_twistd(config_dir.path)
-    wait_for_port(port, proc=proc)
+    port = start_smtpd(config_dir, run_twistd, SETTINGS)
     assert send(port) == 250
     ours = held(str(config_dir.path / "var" / "spool"),
                 [sys.executable, "-m", "pfx.cli.main", "-c", str(config_dir.path), "postcat"])

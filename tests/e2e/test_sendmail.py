@@ -2,11 +2,11 @@
 
 import os
 import subprocess
-import time
 
 import pytest
 
 from tests.conftest import pfx_command, pfx_env, run_pfx as pfx
+from tests.support.peers.common import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -17,15 +17,6 @@ MASTER = ("pickup     unix  n       -       n       60      1       pickup\n"
 def queue(config_dir, name):
     path = config_dir.path / "var" / "spool" / name
     return sorted(p for p in os.listdir(path) if "." not in p) if path.exists() else []
-
-
-def wait_until(predicate, timeout=15.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def test_mail_sent_while_stopped_is_picked_up_at_start(config_dir, run_twistd):
@@ -39,7 +30,7 @@ def test_mail_sent_while_stopped_is_picked_up_at_start(config_dir, run_twistd):
 
     run_twistd(config_dir.path)
     config_dir.wait_for_log("message-id=")
-    wait_until(lambda: queue(config_dir, "maildrop") == [])
+    wait_until(lambda: queue(config_dir, "maildrop") == [], timeout=15.0)
     [qid] = queue(config_dir, "incoming")
     log = config_dir.log_text()
     assert f"pfx/pickup[" in log and f"{qid}: uid={os.getuid()} from=<bob>" in log
@@ -77,7 +68,7 @@ def test_a_signal_or_a_refusal_leaves_nothing_in_maildrop(config_dir):
                             stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=pfx_env())
     proc.stdin.write(b"Subject: half\n\n" + b"x" * 100000 + b"\n")
     proc.stdin.flush()
-    wait_until(lambda: os.listdir(maildrop) != [])  # the temporary file exists
+    wait_until(lambda: os.listdir(maildrop) != [], timeout=15.0)  # the temporary file exists
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 75
     assert b"caught signal 15" in proc.stderr.read()

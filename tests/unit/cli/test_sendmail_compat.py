@@ -8,17 +8,7 @@ import pytest
 from pfx.cli import main as pfx_main
 from pfx.cli.sendmail import load_settings
 from pfx.cli.sendmail_bs import smtp_session
-from pfx.queue.store import QueueStore
-from tests.conftest import ConfigDir
-
-
-@pytest.fixture
-def cfg(tmp_path):
-    c = ConfigDir(tmp_path)
-    c.write()
-    c.store = QueueStore(tmp_path / "var" / "spool")
-    c.store.check(repair=True)
-    return c
+from tests.unit.pickup.test_sendmail_cli import cfg  # noqa: F401  (the fixture)
 
 
 def contents(store):

@@ -22,14 +22,18 @@ def setup(tmp_path, **config):
     sub, cleanup_log = make_submitter(tmp_path, **config)
     log = RecordingLog()
     providers = {IMailSubmitter: sub}
+    return make_pickup(sub, providers, log), sub, log, cleanup_log, providers
 
+
+def make_pickup(sub, providers, log):
+    """A Pickup on sub's store whose require() answers from ``providers`` (a dict that
+    the test may change later)."""
     def require(interface):
         if interface not in providers:
             raise LookupError(interface.__name__)
         return providers[interface]
-    pickup = Pickup(sub.store, require, sub.runtime, log, myhostname="mx.example.test",
-                    mail_name="pfx")
-    return pickup, sub, log, cleanup_log, providers
+    return Pickup(sub.store, require, sub.runtime, log, myhostname="mx.example.test",
+                  mail_name="pfx")
 
 
 def drop(store, content=b"Subject: hi\n\nbody\n", sender="bob", rcpts=RCPTS, extracted=(),

@@ -6,9 +6,9 @@ import os
 from pfx.bounce.service import BounceConfig, Notifier
 from pfx.envelope import Envelope, Recipient
 from pfx.interfaces import IMailSubmitter, INotifier
-from pfx.pickup.scanner import Pickup
 from pfx.queue.qid import QueueId
 from tests.unit.cleanup.cleanup_fakes import RecordingLog, make_submitter, result_of
+from tests.unit.pickup.test_pickup import make_pickup
 
 
 def setup(tmp_path, notifier_fails=False, **config):
@@ -19,14 +19,7 @@ def setup(tmp_path, notifier_fails=False, **config):
     notifier = Notifier(cfg, sub.store, sub.runtime, bounce_log, lambda: sub)
     if notifier_fails:
         notifier.flush = lambda *a: result_of_failure(OSError("bounce is broken"))
-    providers = {IMailSubmitter: sub, INotifier: notifier}
-
-    def require(interface):
-        if interface not in providers:
-            raise LookupError(interface.__name__)
-        return providers[interface]
-    pickup = Pickup(sub.store, require, sub.runtime, log, myhostname="mx.example.test",
-                    mail_name="pfx")
+    pickup = make_pickup(sub, {IMailSubmitter: sub, INotifier: notifier}, log)
     return pickup, sub, log, bounce_log
 
 
