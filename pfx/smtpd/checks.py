@@ -165,7 +165,6 @@ class DeferIfReject:
 
 DEFER_IF_PERMIT = _Marker("DEFER_IF_PERMIT")
 DEFER_IF_REJECT = _Marker("DEFER_IF_REJECT")
-WARN_IF_REJECT = _Marker("WARN_IF_REJECT")
 
 
 class ConfigProblem(Exception):
